@@ -1,0 +1,231 @@
+"""A numpy reference convolution and pooling (chapter 2).
+
+Same conventions as ``torch.nn.functional``: inputs are [N, C, H, W],
+kernels [F, C, kh, kw], and "convolution" is cross-correlation::
+
+    out[n, f, i, j] = b[f] + sum_c sum_m sum_n x[n, c, s*i + m, s*j + n]
+                                             * w[f, c, m, n]
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def output_size(n: int, k: int, pad: int = 0, stride: int = 1) -> int:
+    """Output length along one axis: floor((n + 2*pad - k) / stride) + 1."""
+    _check_geometry(n, k, pad, stride)
+    return (n + 2 * pad - k) // stride + 1
+
+
+def _check_geometry(n: int, k: int, pad: int, stride: int) -> None:
+    """Raise a ValueError describing the first impossible setting."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if pad < 0:
+        raise ValueError(f"padding must be >= 0, got {pad}")
+    if k < 1:
+        raise ValueError(f"kernel size must be >= 1, got {k}")
+    if k > n + 2 * pad:
+        raise ValueError(
+            f"kernel size {k} is larger than the padded input "
+            f"({n} + 2*{pad} = {n + 2 * pad})"
+        )
+
+
+def _check_images(x: np.ndarray, what: str = "input") -> None:
+    if x.ndim != 4:
+        raise ValueError(
+            f"{what} must be 4-D [N, C, H, W], got shape {x.shape}"
+        )
+
+
+def _check_conv_inputs(
+    x: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.asarray(x), np.asarray(w)
+    _check_images(x)
+    _check_images(w, "kernel")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"kernel expects {w.shape[1]} input channels but the input has "
+            f"{x.shape[1]} (input {x.shape}, kernel {w.shape})"
+        )
+    return x, w
+
+
+def _windows(
+    x: np.ndarray, kh: int, kw: int, stride: int, pad: int, fill: float
+) -> np.ndarray:
+    """Every (kh, kw) window of padded ``x``: [N, C, H_out, W_out, kh, kw].
+
+    A strided view, not a copy: this is the im2col of the textbooks.
+    """
+    _check_geometry(x.shape[2], kh, pad, stride)
+    _check_geometry(x.shape[3], kw, pad, stride)
+    if pad:
+        x = np.pad(
+            x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=fill
+        )
+    view = sliding_window_view(x, (kh, kw), axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int = 1,
+    padding: int = 0,
+) -> np.ndarray:
+    """2-D cross-correlation of ``x`` [N, C, H, W] with ``w`` [F, C, kh, kw].
+
+    Returns [N, F, H_out, W_out]; ``b`` is an optional [F] bias.
+    """
+    x, w = _check_conv_inputs(x, w)
+    windows = _windows(x, w.shape[2], w.shape[3], stride, padding, 0.0)
+    # Contract channels and the window: [N, Ho, Wo, F] -> [N, F, Ho, Wo].
+    out = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))
+    out = out.transpose(0, 3, 1, 2)
+    if b is not None:
+        b = np.asarray(b)
+        if b.shape != (w.shape[0],):
+            raise ValueError(
+                f"bias must have shape ({w.shape[0]},), got {b.shape}"
+            )
+        out = out + b[None, :, None, None]
+    return np.ascontiguousarray(out)
+
+
+def conv2d_naive(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int = 1,
+    padding: int = 0,
+) -> np.ndarray:
+    """The formula as loops, for reading, not running: equals :func:`conv2d`.
+
+    output(i, j) = sum_m sum_n input(s*i + m, s*j + n) * kernel(m, n),
+    summed over input channels, for every image and filter.
+    """
+    x, w = _check_conv_inputs(x, w)
+    n_img, _, h, wd = x.shape
+    n_f, _, kh, kw = w.shape
+    h_out = output_size(h, kh, padding, stride)
+    w_out = output_size(wd, kw, padding, stride)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2))
+    out = np.zeros((n_img, n_f, h_out, w_out), dtype=np.result_type(x, w))
+    for img in range(n_img):
+        for f in range(n_f):
+            for i in range(h_out):
+                for j in range(w_out):
+                    r, c = i * stride, j * stride
+                    patch = xp[img, :, r:r + kh, c:c + kw]
+                    out[img, f, i, j] = np.sum(patch * w[f])
+            if b is not None:
+                out[img, f] += b[f]
+    return out
+
+
+def _pool(
+    x: np.ndarray, kernel_size: int, stride: int | None, padding: int,
+    reduce: str,
+) -> np.ndarray:
+    x = np.asarray(x)
+    _check_images(x)
+    stride = kernel_size if stride is None else stride
+    if padding > kernel_size // 2:
+        raise ValueError(
+            f"padding must be at most half the kernel size ({kernel_size} "
+            f"// 2 = {kernel_size // 2}), got {padding}"
+        )
+    fill = -np.inf if reduce == "max" else 0.0
+    windows = _windows(x, kernel_size, kernel_size, stride, padding, fill)
+    if reduce == "max":
+        return windows.max(axis=(4, 5))
+    return windows.mean(axis=(4, 5))
+
+
+def max_pool2d(
+    x: np.ndarray, kernel_size: int, stride: int | None = None,
+    padding: int = 0,
+) -> np.ndarray:
+    """Largest value in each window (stride defaults to the kernel size)."""
+    return _pool(x, kernel_size, stride, padding, "max")
+
+
+def avg_pool2d(
+    x: np.ndarray, kernel_size: int, stride: int | None = None,
+    padding: int = 0,
+) -> np.ndarray:
+    """Mean of each window; zero padding counts, as in PyTorch's default."""
+    return _pool(x, kernel_size, stride, padding, "mean")
+
+
+def worked_sum(
+    x: np.ndarray, kernel: np.ndarray, i: int, j: int, stride: int = 1,
+    padding: int = 0,
+) -> tuple[str, float]:
+    """Output cell (i, j) of a single-channel conv written out in full,
+    e.g. ``("0×0 + 1×1 + 3×2 + 4×3", 19.0)``, for figure captions."""
+    x, kernel = np.asarray(x), np.asarray(kernel)
+    if x.ndim != 2 or kernel.ndim != 2:
+        raise ValueError("worked_sum takes one 2-D input and one 2-D kernel")
+    k = kernel.shape[0]
+    xp = np.pad(x, padding)
+    r, c = i * stride, j * stride
+    patch = xp[r:r + k, c:c + kernel.shape[1]]
+    if patch.shape != kernel.shape:
+        raise ValueError(f"output cell ({i}, {j}) lies outside the output")
+    terms = " + ".join(
+        f"{a:g}×{b:g}" for a, b in zip(patch.ravel(), kernel.ravel())
+    )
+    return terms, float(np.sum(patch * kernel))
+
+
+# Hand-made 3x3 kernels of classical image processing (chapter 2).
+KERNELS = {
+    "Sobel x (vertical edges)": np.array(
+        [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float),
+    "Sobel y (horizontal edges)": np.array(
+        [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=float),
+    "blur": np.full((3, 3), 1 / 9),
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float),
+}
+
+
+def opponent_kernel(plus: int = 0, minus: int = 1) -> np.ndarray:
+    """A [1, 3, 1, 1] kernel computing channel ``plus`` minus channel
+    ``minus`` at every pixel: red-green opponency for (0, 1)."""
+    w = np.zeros((1, 3, 1, 1))
+    w[0, plus], w[0, minus] = 1.0, -1.0
+    return w
+
+
+def torch_output_size(n: int, k: int, pad: int = 0, stride: int = 1) -> int:
+    """The output side PyTorch's ``conv2d`` really produces, for checking
+    :func:`output_size` against the real thing."""
+    import torch
+
+    x = torch.zeros(1, 1, n, n)
+    w = torch.zeros(1, 1, k, k)
+    return torch.nn.functional.conv2d(x, w, stride=stride,
+                                      padding=pad).shape[-1]
+
+
+def equivariance_error(
+    x: np.ndarray, w: np.ndarray, dy: int, dx: int
+) -> float:
+    """Largest |conv(shift(x)) - shift(conv(x))| away from the border.
+
+    Zero (up to rounding) says convolution is translation equivariant: a
+    shifted input gives the same output, shifted.
+    """
+    x = np.asarray(x, dtype=float)
+    _check_images(x)
+    shifted = np.roll(x, (dy, dx), axis=(2, 3))
+    a = np.roll(conv2d(x, w, padding=w.shape[-1] // 2), (dy, dx), axis=(2, 3))
+    b = conv2d(shifted, w, padding=w.shape[-1] // 2)
+    m = w.shape[-1] // 2 + max(abs(dy), abs(dx))  # rows the border touches
+    return float(np.abs(a - b)[..., m:-m or None, m:-m or None].max())

@@ -1,0 +1,437 @@
+"""Every figure in the book, in one colour grammar.
+
+Inputs are blue, outputs teal, padding a dashed unfilled ring, the kernel
+window a dark translucent overlay; signed maps (filters, feature maps) use
+RdBu centred at zero. Functions return a ``matplotlib.figure.Figure``
+(never touching pyplot's global state), so a book cell that ends with the
+call shows the figure exactly once.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import io
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from sklearn.metrics import confusion_matrix
+
+from .train import History
+
+INPUT_CMAP = "Blues"
+OUTPUT_CMAP = "GnBu"
+SIGNED_CMAP = "RdBu_r"
+WINDOW = dict(facecolor="black", alpha=0.25, edgecolor="black", lw=2.5)
+MODEL_COLORS = {"MLP": "#d95f02", "CNN": "#1b9e77"}
+EXTRA_COLORS = ("#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+
+matplotlib.rcParams.update({
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+})
+
+
+def figure_png(fig: Figure) -> bytes:
+    """A figure rendered to PNG bytes (how notebooks and the cache show it)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _register_notebook_display() -> None:
+    """Show a returned Figure as a PNG in Jupyter, once, without pyplot."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        formatter = shell.display_formatter.formatters["image/png"]
+        formatter.for_type(Figure, figure_png)
+
+
+_register_notebook_display()
+
+
+def _figure(nrows: int = 1, ncols: int = 1, size=(6.0, 3.0),
+            layout: str | None = "constrained", **kw):
+    fig = Figure(figsize=size, layout=layout)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _color(name: str, i: int) -> str:
+    return MODEL_COLORS.get(name, EXTRA_COLORS[i % len(EXTRA_COLORS)])
+
+
+def _as_array(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _to_rgb(tile: np.ndarray) -> np.ndarray:
+    """[3, H, W] to an [H, W, 3] image scaled to [0, 1] within the tile."""
+    tile = tile.transpose(1, 2, 0)
+    lo, hi = tile.min(), tile.max()
+    return (tile - lo) / (hi - lo) if hi > lo else np.full_like(tile, 0.5)
+
+
+def _tile(image) -> np.ndarray:
+    """One image as [H, W] (gray or signed) or [3, H, W] (RGB)."""
+    image = _as_array(image)
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 2 and not (image.ndim == 3 and image.shape[0] == 3):
+        raise ValueError(
+            f"a tile must be [H, W], [1, H, W] or [3, H, W], got {image.shape}"
+        )
+    return image
+
+
+def _resample(image: np.ndarray, side: int) -> np.ndarray:
+    """Nearest-neighbour resize of the last two axes to side x side."""
+    rows = np.arange(side) * image.shape[-2] // side
+    cols = np.arange(side) * image.shape[-1] // side
+    return image[..., rows[:, None], cols[None, :]]
+
+
+def image_grid(
+    images,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    signed: bool | Sequence[bool] = False,
+    cmap: str = "gray_r",
+    suptitle: str | None = None,
+    tile: float = 1.1,
+) -> Figure:
+    """One tile per image: each [H, W], [1, H, W] or [3, H, W] (RGB); a
+    batch tensor [N, C, H, W] works too.
+
+    ``signed`` maps (one flag for all tiles, or one per tile) share one RdBu
+    scale centred at zero (blue negative, red positive); the other gray maps
+    share one scale; RGB tiles are scaled to [0, 1] one by one. The grid is
+    drawn as one mosaic image, so even hundreds of tiles render quickly.
+    """
+    images = [_tile(img) for img in images]
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    flags = [signed] * n if isinstance(signed, bool) else list(signed)
+    if len(flags) != n:
+        raise ValueError(f"signed has {len(flags)} flags for {n} images")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {len(titles)} titles for {n} images")
+    gray = [i for i in range(n) if images[i].ndim == 2]
+    smax = max([np.abs(images[i]).max() for i in gray if flags[i]],
+               default=1.0) or 1.0
+    plain = [images[i] for i in gray if not flags[i]]
+    lo = min((im.min() for im in plain), default=0.0)
+    hi = max((im.max() for im in plain), default=1.0)
+    signed_map = matplotlib.colormaps[SIGNED_CMAP]
+    gray_map = matplotlib.colormaps[cmap]
+
+    def rgb(i: int) -> np.ndarray:
+        im = images[i]
+        if im.ndim == 3:
+            return _to_rgb(im)
+        if flags[i]:
+            return signed_map((im / smax + 1) / 2)[..., :3]
+        return gray_map((im - lo) / (hi - lo or 1.0))[..., :3]
+
+    side = max(max(im.shape[-2:]) for im in images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    gap = max(1, side // 8)
+    title_px = side // 3 if titles is not None else 0
+    cell_h, cell_w = side + gap + title_px, side + gap
+    canvas = np.ones((nrows * cell_h, ncols * cell_w, 3))
+    title_h = 0.22 if titles is not None else 0.0
+    top_h = 0.35 if suptitle else 0.0
+    height = nrows * tile * cell_h / cell_w + top_h
+    fig, axes = _figure(size=(tile * ncols, height), layout=None)
+    fig.subplots_adjust(0, 0, 1, 1 - top_h / height)
+    ax = axes[0, 0]
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        y, x = r * cell_h + title_px, c * cell_w
+        canvas[y:y + side, x:x + side] = _resample(
+            rgb(i).transpose(2, 0, 1), side).transpose(1, 2, 0)
+        if titles is not None:
+            ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
+                    va="bottom", fontsize=8)
+    ax.imshow(canvas, interpolation="nearest", aspect="auto")
+    ax.set_axis_off()
+    if suptitle:
+        fig.suptitle(suptitle, y=1 - 0.05 / height)
+    del title_h
+    return fig
+
+
+def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
+               fmt: str = "{:g}") -> None:
+    """A matrix as coloured cells with its numbers printed in them.
+
+    ``pad`` zero cells around the border are drawn as a dashed ring.
+    """
+    h, w = values.shape
+    vmax = np.abs(values).max() or 1.0
+    ax.imshow(values, cmap=cmap, vmin=min(0, values.min()), vmax=vmax,
+              extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    norm = matplotlib.colors.Normalize(min(0, values.min()), vmax)
+    colormap = matplotlib.colormaps[cmap]
+    for (r, c), v in np.ndenumerate(values):
+        in_pad = not (pad <= r < h - pad and pad <= c < w - pad)
+        if in_pad:
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True,
+                                   facecolor="white", edgecolor="gray",
+                                   ls="--", lw=1))
+        dark = sum(colormap(norm(v))[:3]) < 1.5 and not in_pad
+        ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=9,
+                color="white" if dark else "black")
+    ax.set_xticks(np.arange(w) - 0.5, minor=True)
+    ax.set_yticks(np.arange(h) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=1)
+    ax.tick_params(which="both", length=0, labelbottom=False,
+                   labelleft=False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _window(ax, row: int, col: int, kh: int, kw: int) -> None:
+    ax.add_patch(Rectangle((col - 0.5, row - 0.5), kw, kh, **WINDOW))
+
+
+def plot_conv_step(
+    x: np.ndarray, kernel: np.ndarray, out: np.ndarray, i: int, j: int,
+    stride: int = 1, padding: int = 0,
+) -> Figure:
+    """Input (window over output cell (i, j) marked) * kernel = output."""
+    x, kernel, out = _as_array(x), _as_array(kernel), _as_array(out)
+    xp = np.pad(x, padding)
+    k = kernel.shape[0]
+    fig, axes = _figure(1, 3, (9, 3.3),
+                        width_ratios=[xp.shape[1], k + 1, out.shape[1] + 1])
+    _draw_grid(axes[0, 0], xp, INPUT_CMAP, pad=padding)
+    _window(axes[0, 0], i * stride, j * stride, k, k)
+    axes[0, 0].set_title("input")
+    _draw_grid(axes[0, 1], kernel, "Greys")
+    axes[0, 1].set_title("kernel")
+    _draw_grid(axes[0, 2], out, OUTPUT_CMAP)
+    axes[0, 2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                   edgecolor="black", lw=2.5))
+    axes[0, 2].set_title("output")
+    fig.suptitle(
+        f"i = {x.shape[0]}, k = {k}, s = {stride}, p = {padding}"
+        f"  ->  o = {out.shape[0]}"
+    )
+    return fig
+
+
+def plot_conv_positions(
+    n: int, k: int, padding: int = 0, stride: int = 1, max_panels: int = 9
+) -> Figure:
+    """Small multiples: where the k x k window sits for each output cell
+    (in the style of Dumoulin & Visin's convolution arithmetic guide)."""
+    from .conv import output_size
+
+    o = output_size(n, k, padding, stride)
+    positions = [(r, c) for r in range(o) for c in range(o)][:max_panels]
+    ncols = min(len(positions), o if o <= 5 else 5)
+    nrows = -(-len(positions) // ncols)
+    fig, axes = _figure(nrows, ncols, (1.7 * ncols, 1.7 * nrows + 0.5))
+    side = n + 2 * padding
+    inside = np.zeros((side, side))
+    inside[padding:padding + n, padding:padding + n] = 1
+    colors = matplotlib.colors.ListedColormap(["white", "#6baed6"])
+    ticks = np.arange(side + 1)
+    for ax, (r, c) in zip(axes.flat, positions):
+        ax.imshow(inside, cmap=colors, vmin=0, vmax=1,
+                  extent=(0, side, side, 0))
+        ax.vlines(ticks, 0, side, colors="white", lw=1)
+        ax.hlines(ticks, 0, side, colors="white", lw=1)
+        if padding:  # the zero ring: dashed, unfilled
+            ax.vlines(ticks, 0, side, colors="gray", lw=0.8, ls="--")
+            ax.hlines(ticks, 0, side, colors="gray", lw=0.8, ls="--")
+            ax.add_patch(Rectangle((padding, padding), n, n, fill=False,
+                                   edgecolor="#6baed6", lw=1.5))
+        ax.add_patch(Rectangle((c * stride, r * stride), k, k, **WINDOW))
+        ax.set_axis_off()
+        ax.set_title(f"output ({r}, {c})", fontsize=8)
+    for ax in list(axes.flat)[len(positions):]:
+        ax.set_axis_off()
+    shown = "" if len(positions) == o * o else f" (first {len(positions)})"
+    fig.suptitle(f"i = {n}, k = {k}, s = {stride}, p = {padding}  ->  "
+                 f"o = {o}: {o * o} window positions{shown}")
+    return fig
+
+
+def plot_pooling(
+    x: np.ndarray, k: int, max_out: np.ndarray, avg_out: np.ndarray
+) -> Figure:
+    """A feature map with its k x k pooling windows, and both pooled maps."""
+    x, max_out, avg_out = map(_as_array, (x, max_out, avg_out))
+    fig, axes = _figure(1, 3, (9, 3.2), width_ratios=[2, 1, 1])
+    _draw_grid(axes[0, 0], x, INPUT_CMAP)
+    for r in range(0, x.shape[0] - k + 1, k):
+        for c in range(0, x.shape[1] - k + 1, k):
+            axes[0, 0].add_patch(Rectangle((c - 0.5, r - 0.5), k, k,
+                                           fill=False, lw=2.5))
+    axes[0, 0].set_title(f"feature map, {k}x{k} windows")
+    _draw_grid(axes[0, 1], max_out, OUTPUT_CMAP)
+    axes[0, 1].set_title("max pooling")
+    _draw_grid(axes[0, 2], avg_out, OUTPUT_CMAP, fmt="{:.2f}")
+    axes[0, 2].set_title("average pooling")
+    return fig
+
+
+def plot_flattening(image, row: int, col: int,
+                    channel_names: Sequence[str] | None = None) -> Figure:
+    """[C, H, W] image with a 3x3 neighbourhood marked, and the same nine
+    pixels per channel in the flattened vector (C*H*W long)."""
+    image = _as_array(image)
+    if image.ndim != 3:
+        raise ValueError(f"expected one image [C, H, W], got {image.shape}")
+    c, h, w = image.shape
+    names = channel_names or (["gray"] if c == 1 else ["R", "G", "B"])
+    cmaps = ["gray_r"] if c == 1 else ["Reds", "Greens", "Blues"]
+    fig = Figure(figsize=(2.4 * c + 1, 4.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3, 1.2])
+    axes = top.subplots(1, c, squeeze=False)[0]
+    rows = [r for r in range(row - 1, row + 2) if 0 <= r < h]
+    cols = [q for q in range(col - 1, col + 2) if 0 <= q < w]
+    for ch, ax in enumerate(axes):
+        ax.imshow(image[ch], cmap=cmaps[ch], interpolation="nearest")
+        ax.add_patch(Rectangle((cols[0] - 0.5, rows[0] - 0.5), len(cols),
+                               len(rows), fill=False, edgecolor="black",
+                               lw=2))
+        ax.set_title(f"channel {names[ch]}  ({h}x{w})")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax = bottom.subplots()
+    flat = image.reshape(-1)
+    ax.imshow(flat[None, :], cmap="gray_r", aspect="auto",
+              interpolation="nearest")
+    positions = [ch * h * w + r * w + q
+                 for ch in range(c) for r in rows for q in cols]
+    for p in positions:
+        ax.axvline(p, color="#d95f02", lw=1.5)
+    ax.set_yticks([])
+    ax.set_xlabel("position in the flattened vector")
+    ax.set_title(
+        f"the 3x3 neighbourhood's {len(positions)} values now span "
+        f"positions {min(positions)}-{max(positions)} of {flat.size}")
+    return fig
+
+
+def plot_param_growth(sides: Sequence[int], dense: Sequence[int],
+                      conv: Sequence[int], hidden: int = 512) -> Figure:
+    """Parameters of the first dense layer vs the first conv layer against
+    the image side length (RGB), on a log scale."""
+    fig, axes = _figure(size=(6, 3.4))
+    ax = axes[0, 0]
+    ax.plot(sides, dense, "o-", color=MODEL_COLORS["MLP"],
+            label=f"nn.Linear(3*n*n, {hidden})")
+    ax.plot(sides, conv, "s-", color=MODEL_COLORS["CNN"],
+            label="nn.Conv2d(3, 32, 3)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("image side n (pixels, RGB)")
+    ax.set_ylabel("parameters in the first layer")
+    ax.set_title("First-layer parameters vs image size")
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_accuracy_bars(results: Mapping[str, Mapping[str, float]],
+                       title: str) -> Figure:
+    """Grouped bars: test accuracy per model (group) and condition (bar)."""
+    models = list(results)
+    conditions = list(next(iter(results.values())))
+    fig, axes = _figure(size=(5.5, 3.2))
+    ax = axes[0, 0]
+    width = 0.8 / len(conditions)
+    for i, cond in enumerate(conditions):
+        xs = np.arange(len(models)) + i * width
+        vals = [100 * results[m][cond] for m in models]
+        bars = ax.bar(xs, vals, width, label=cond,
+                      color=EXTRA_COLORS[i], alpha=0.9)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="lower right")
+    return fig
+
+
+def plot_shift_curves(robustness: Mapping[str, Sequence[float]],
+                      distances: Sequence[int]) -> Figure:
+    """Test accuracy against how far the test digits were shifted."""
+    fig, axes = _figure(size=(5.5, 3.2))
+    ax = axes[0, 0]
+    for i, (name, accs) in enumerate(robustness.items()):
+        ax.plot(distances, [100 * a for a in accs], "o-", label=name,
+                color=_color(name, i))
+    ax.set_xticks(list(distances))
+    ax.set_xlabel("shift of the test digits (pixels)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Accuracy on shifted test digits")
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_learning_curves(histories: Mapping[str, History | Mapping]
+                         ) -> Figure:
+    """Loss and accuracy per epoch; solid = test, dashed = train."""
+    fig, axes = _figure(1, 2, (9, 3.3))
+    for i, (name, h) in enumerate(histories.items()):
+        h = h.as_dict() if isinstance(h, History) else h
+        epochs = np.arange(1, len(h["test_loss"]) + 1)
+        color = _color(name, i)
+        for ax, key, scale in ((axes[0, 0], "loss", 1),
+                               (axes[0, 1], "acc", 100)):
+            ax.plot(epochs, np.multiply(h[f"train_{key}"], scale), "--",
+                    color=color, alpha=0.7)
+            ax.plot(epochs, np.multiply(h[f"test_{key}"], scale), "-",
+                    color=color, label=f"{name} (test)")
+    axes[0, 0].set_ylabel("cross-entropy loss")
+    axes[0, 1].set_ylabel("accuracy (%)")
+    for ax in axes.flat:
+        ax.set_xlabel("epoch")
+    axes[0, 0].set_title("Loss (dashed: train)")
+    axes[0, 1].set_title("Accuracy (dashed: train)")
+    axes[0, 1].legend(frameon=False)
+    return fig
+
+
+def plot_confusion(y_true, y_pred, classes: Sequence[str]) -> Figure:
+    """Confusion matrix with counts printed in the cells."""
+    counts = confusion_matrix(_as_array(y_true), _as_array(y_pred),
+                              labels=range(len(classes)))
+    size = 0.45 * len(classes) + 1.5
+    fig, axes = _figure(size=(size + 0.8, size))
+    ax = axes[0, 0]
+    ax.imshow(counts, cmap=OUTPUT_CMAP)
+    dark = counts > counts.max() / 2
+    for (r, c), v in np.ndenumerate(counts):
+        if v:
+            ax.text(c, r, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if dark[r, c] else "black")
+    ticks = np.arange(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45 if len(classes[0]) > 2 else 0,
+                  ha="right" if len(classes[0]) > 2 else "center")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / counts.sum()
+    ax.set_title(f"Confusion matrix (accuracy {100 * accuracy:.1f} %)")
+    return fig

@@ -1,0 +1,157 @@
+"""The two models the tutorial compares: an MLP and a 2-conv-block CNN."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """Flatten the image, then fully connected layers with ReLU.
+
+    ``MLP(3 * 32 * 32, hidden=(512, 256))`` is the tutorial's 3-layer
+    CIFAR-10 MLP (about 1.7 M parameters).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int] = (512, 256),
+        n_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        if in_features < 1 or n_classes < 1 or any(h < 1 for h in hidden):
+            raise ValueError(
+                "in_features, hidden sizes and n_classes must be >= 1, got "
+                f"{in_features}, {tuple(hidden)}, {n_classes}"
+            )
+        self.in_features = in_features
+        sizes = [in_features, *hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n_in = x[0].numel() if x.dim() > 1 else 0
+        if x.dim() < 2 or n_in != self.in_features:
+            raise ValueError(
+                f"MLP expects a batch of {self.in_features} features per "
+                f"example, got a tensor of shape {tuple(x.shape)}"
+            )
+        return self.net(x)
+
+
+def conv_block(
+    c_in: int, c_out: int, batch_norm: bool = False
+) -> nn.Sequential:
+    """conv 3x3 (padding 1, keeps H and W) -> [BatchNorm] -> ReLU -> 2x2 max
+    pool (halves H and W)."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers += [nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*layers)
+
+
+class TwoBlockCNN(nn.Module):
+    """Two conv blocks, then a small fully connected classifier.
+
+    Each block keeps the size through its padded 3x3 conv and halves it by
+    pooling: 32x32 -> 16x16 -> 8x8 for CIFAR-10 (``TwoBlockCNN(3, 32)``),
+    8x8 -> 4x4 -> 2x2 for the digits (``TwoBlockCNN(1, 8)``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        widths: tuple[int, int] = (32, 64),
+        hidden: int = 64,
+        n_classes: int = 10,
+        batch_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        if image_size < 4 or image_size % 4:
+            raise ValueError(
+                "two 2x2 pooling stages need an image size divisible by 4, "
+                f"got {image_size}"
+            )
+        self.in_channels = in_channels
+        self.image_size = image_size
+        c1, c2 = widths
+        self.block1 = conv_block(in_channels, c1, batch_norm)
+        self.block2 = conv_block(c1, c2, batch_norm)
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c2 * side * side, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_classes),
+        )
+
+    @property
+    def conv1(self) -> nn.Conv2d:
+        """The first convolution, whose filters chapter 3 looks at."""
+        return self.block1[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expected = (self.in_channels, self.image_size, self.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"TwoBlockCNN expects [N, {expected[0]}, {expected[1]}, "
+                f"{expected[2]}] input, got {tuple(x.shape)}"
+            )
+        return self.classifier(self.block2(self.block1(x)))
+
+
+def digits_models(seed: int = 0) -> dict[str, nn.Module]:
+    """The MLP and CNN the live cells compare on the 8x8 digits, with
+    weights initialised from ``seed``."""
+    torch.manual_seed(seed)
+    return {
+        "MLP": MLP(64, hidden=(512, 256)),
+        "CNN": digits_cnn(),
+    }
+
+
+def digits_cnn(batch_norm: bool = False, seed: int | None = None
+               ) -> TwoBlockCNN:
+    """The 2-conv-block CNN for 8x8 digits: 8x8 -> 4x4 -> 2x2 maps.
+
+    With ``seed`` the initial weights are reproducible.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    return TwoBlockCNN(1, 8, widths=(32, 64), hidden=64,
+                       batch_norm=batch_norm)
+
+
+def pretrained_backbone(
+    n_classes: int = 10, weights=None, freeze: bool = True
+) -> nn.Module:
+    """torchvision's ResNet-18 with a new ``n_classes`` head.
+
+    ``weights=None`` builds it without downloading anything; with
+    ``weights=ResNet18_Weights.DEFAULT`` (online) torchvision fetches the
+    ImageNet weights. ``freeze`` leaves only the new head trainable.
+    """
+    from torchvision.models import resnet18
+
+    model = resnet18(weights=weights)
+    if freeze:
+        for p in model.parameters():
+            p.requires_grad = False
+    model.fc = nn.Linear(model.fc.in_features, n_classes)
+    return model
+
+
+def cifar_models(seed: int = 0) -> dict[str, nn.Module]:
+    """The tutorial's CIFAR-10 pair: 3-layer MLP and 2-conv-block CNN."""
+    torch.manual_seed(seed)
+    return {
+        "MLP": MLP(3 * 32 * 32, hidden=(512, 256)),
+        "CNN": TwoBlockCNN(3, 32, widths=(32, 64), hidden=64),
+    }

@@ -1,0 +1,124 @@
+"""Parameter counting from real ``torch.nn`` modules (chapter 1).
+
+Nothing here uses a closed-form formula: every count is the number of
+elements of a module's parameters, so the table cannot drift from PyTorch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def count_params(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of scalar parameters in ``module``."""
+    return sum(
+        p.numel()
+        for p in module.parameters()
+        if p.requires_grad or not trainable_only
+    )
+
+
+def dense_first_layer_params(n_inputs: int, hidden: int = 512) -> int:
+    """Parameters of ``nn.Linear(n_inputs, hidden)``: the first MLP layer."""
+    with torch.device("meta"):  # count without allocating the weights
+        return count_params(nn.Linear(n_inputs, hidden))
+
+
+def conv_params(
+    in_channels: int = 3, out_channels: int = 32, kernel_size: int = 3
+) -> int:
+    """Parameters of ``nn.Conv2d(in_channels, out_channels, kernel_size)``.
+
+    Padding and image size do not appear: a convolution's parameter count is
+    independent of the image it slides over.
+    """
+    with torch.device("meta"):
+        layer = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2
+        )
+        return count_params(layer)
+
+
+@dataclass(frozen=True)
+class ExplosionRow:
+    """One image size: inputs of a flattened image and both layers' sizes."""
+
+    name: str
+    channels: int
+    side: int
+    n_inputs: int
+    dense_params: int
+    conv_params: int
+
+
+# The three image sizes chapter 1 compares.
+IMAGE_SIZES = (
+    ("8x8 digits", 1, 8),
+    ("32x32 RGB (CIFAR-10)", 3, 32),
+    ("224x224 RGB (ImageNet)", 3, 224),
+)
+
+
+def explosion_table(
+    hidden: int = 512, filters: int = 32, kernel_size: int = 3
+) -> list[ExplosionRow]:
+    """First dense layer (``hidden`` units) vs first conv layer per size.
+
+    The conv column is ``nn.Conv2d(3, filters, kernel_size)`` on every row:
+    the tutorial compares against one RGB conv1 regardless of image size.
+    """
+    conv = conv_params(3, filters, kernel_size)
+    return [
+        ExplosionRow(
+            name, c, side, c * side * side,
+            dense_first_layer_params(c * side * side, hidden), conv,
+        )
+        for name, c, side in IMAGE_SIZES
+    ]
+
+
+def growth_curve(
+    sides: list[int], channels: int = 3, hidden: int = 512, filters: int = 32
+) -> tuple[list[int], list[int], list[int]]:
+    """(sides, dense first-layer params, conv1 params) for square images."""
+    dense = [dense_first_layer_params(channels * n * n, hidden) for n in sides]
+    conv = [conv_params(channels, filters, 3) for _ in sides]
+    return list(sides), dense, conv
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """A leaf layer: its name, type, output shape and parameter count."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+def layer_table(
+    model: nn.Module, input_shape: tuple[int, ...]
+) -> list[LayerRow]:
+    """Run a dummy batch of ``input_shape`` through ``model`` and record
+    every leaf module's output shape and parameter count, in call order."""
+    rows: list[LayerRow] = []
+    handles = [
+        module.register_forward_hook(
+            lambda m, _inp, out, name=name: rows.append(
+                LayerRow(name, type(m).__name__, tuple(out.shape),
+                         count_params(m))
+            )
+        )
+        for name, module in model.named_modules()
+        if not list(module.children())
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()
+            model(torch.zeros(input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return rows

@@ -1,0 +1,91 @@
+"""Image manipulations the experiments use: pixel permutation, shifts and
+training-time augmentation (chapters 1 and 3)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def _check_batch(x: torch.Tensor) -> None:
+    if x.dim() != 4:
+        raise ValueError(
+            f"expected a batch of images [N, C, H, W], got {tuple(x.shape)}"
+        )
+
+
+def pixel_permutation(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """One fixed random ordering of the ``height * width`` pixel positions."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(height * width, generator=generator)
+
+
+def permute_pixels(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+    """Scramble every image's pixels with the same permutation ``perm``.
+
+    Channels stay aligned: pixel (i, j) moves to the same place in each.
+    """
+    _check_batch(x)
+    n, c, h, w = x.shape
+    if sorted(perm.tolist()) != list(range(h * w)):
+        raise ValueError(
+            f"perm must be a permutation of {h * w} pixel positions"
+        )
+    return x.reshape(n, c, h * w)[:, :, perm].reshape(n, c, h, w)
+
+
+def shift_images(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate images by (dy, dx) pixels (down, right), filling with 0."""
+    _check_batch(x)
+    h, w = x.shape[2:]
+    if abs(dy) >= h or abs(dx) >= w:
+        raise ValueError(
+            f"shift ({dy}, {dx}) moves the whole {h}x{w} image out of view"
+        )
+    out = torch.zeros_like(x)
+    src_r = slice(max(0, -dy), h - max(0, dy))
+    dst_r = slice(max(0, dy), h - max(0, -dy))
+    src_c = slice(max(0, -dx), w - max(0, dx))
+    dst_c = slice(max(0, dx), w - max(0, -dx))
+    out[:, :, dst_r, dst_c] = x[:, :, src_r, src_c]
+    return out
+
+
+def shifts_of(distance: int) -> list[tuple[int, int]]:
+    """The four axis-aligned shifts (dy, dx) of ``distance`` pixels."""
+    if distance == 0:
+        return [(0, 0)]
+    return [(distance, 0), (-distance, 0), (0, distance), (0, -distance)]
+
+
+def augmentation(
+    max_shift: float = 0.25, degrees: float = 10.0, seed: int = 0,
+    group: int = 4,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A ``torchvision.transforms.v2`` random shift + rotation for batches.
+
+    ``max_shift`` is a fraction of the image side (0.25 of 8 px = 2 px).
+    A v2 transform draws one random transform per call, so the batch is
+    split into groups of ``group`` images, each with its own draw (batches
+    are shuffled, so groups change every epoch). ``group=1`` gives every
+    image its own draw, at one torchvision call per image.
+    """
+    from torchvision.transforms import v2
+
+    if group < 1:
+        raise ValueError(f"group must be >= 1, got {group}")
+    transform = v2.RandomAffine(
+        degrees=degrees, translate=(max_shift, max_shift)
+    )
+    generator = torch.Generator().manual_seed(seed)
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        _check_batch(x)
+        # v2 transforms draw from torch's global RNG: fork it so training
+        # stays reproducible and independent of the augmentation draws.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(
+                2**31, (1,), generator=generator)))
+            return torch.cat([transform(chunk) for chunk in x.split(group)])
+
+    return augment
