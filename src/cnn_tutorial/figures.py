@@ -116,8 +116,8 @@ def image_grid(
     batch tensor [N, C, H, W] works too.
 
     ``signed`` maps (one flag for all tiles, or one per tile) share one RdBu
-    scale centred at zero (blue negative, red positive); the other gray maps
-    share one scale; RGB tiles are scaled to [0, 1] one by one. The grid is
+    scale centred at zero (blue negative, red positive); other gray and RGB
+    tiles are each scaled to their own range. The grid is
     drawn as one mosaic image, so even hundreds of tiles render quickly.
     """
     images = [_tile(img) for img in images]
@@ -132,9 +132,6 @@ def image_grid(
     gray = [i for i in range(n) if images[i].ndim == 2]
     smax = max([np.abs(images[i]).max() for i in gray if flags[i]],
                default=1.0) or 1.0
-    plain = [images[i] for i in gray if not flags[i]]
-    lo = min((im.min() for im in plain), default=0.0)
-    hi = max((im.max() for im in plain), default=1.0)
     signed_map = matplotlib.colormaps[SIGNED_CMAP]
     gray_map = matplotlib.colormaps[cmap]
 
@@ -144,6 +141,7 @@ def image_grid(
             return _to_rgb(im)
         if flags[i]:
             return signed_map((im / smax + 1) / 2)[..., :3]
+        lo, hi = im.min(), im.max()
         return gray_map((im - lo) / (hi - lo or 1.0))[..., :3]
 
     side = max(max(im.shape[-2:]) for im in images)
@@ -176,16 +174,18 @@ def image_grid(
 
 
 def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
-               fmt: str = "{:g}") -> None:
+               fmt: str = "{:g}", signed: bool = False) -> None:
     """A matrix as coloured cells with its numbers printed in them.
 
-    ``pad`` zero cells around the border are drawn as a dashed ring.
+    ``pad`` zero cells around the border are drawn as a dashed ring;
+    ``signed`` centres the colour scale at zero.
     """
     h, w = values.shape
     vmax = np.abs(values).max() or 1.0
-    ax.imshow(values, cmap=cmap, vmin=min(0, values.min()), vmax=vmax,
+    vmin = -vmax if signed else min(0, values.min())
+    ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax,
               extent=(-0.5, w - 0.5, h - 0.5, -0.5))
-    norm = matplotlib.colors.Normalize(min(0, values.min()), vmax)
+    norm = matplotlib.colors.Normalize(vmin, vmax)
     colormap = matplotlib.colormaps[cmap]
     for (r, c), v in np.ndenumerate(values):
         in_pad = not (pad <= r < h - pad and pad <= c < w - pad)
@@ -222,7 +222,7 @@ def plot_conv_step(
     _draw_grid(axes[0, 0], xp, INPUT_CMAP, pad=padding)
     _window(axes[0, 0], i * stride, j * stride, k, k)
     axes[0, 0].set_title("input")
-    _draw_grid(axes[0, 1], kernel, "Greys")
+    _draw_grid(axes[0, 1], kernel, SIGNED_CMAP, signed=True)
     axes[0, 1].set_title("kernel")
     _draw_grid(axes[0, 2], out, OUTPUT_CMAP)
     axes[0, 2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
@@ -365,6 +365,7 @@ def plot_accuracy_bars(results: Mapping[str, Mapping[str, float]],
                       color=EXTRA_COLORS[i], alpha=0.9)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models)
+    ax.set_xlabel("model")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title(title)

@@ -1,0 +1,42 @@
+# `make book` installs everything into .venv and builds the site;
+# `make test` installs what it needs and runs the whole test suite.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+STAMP  := $(VENV)/.installed
+
+.PHONY: install book test browser-deps serve clean bench cifar
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: install
+	$(JB) build . -W --keep-going
+	@echo "Book built: $(CURDIR)/_build/html/index.html  (view it with: make serve)"
+
+browser-deps:
+	bash scripts/install_browser_deps.sh
+
+test: install browser-deps
+	$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	exit $$rc
+
+serve:
+	@echo "Serving on http://127.0.0.1:8000"
+	$(PY) -m http.server -d _build/html --bind 127.0.0.1 8000
+
+clean:
+	rm -rf _build
+
+bench: install
+	$(PY) scripts/bench.py
+
+cifar: install
+	$(PY) -m cnn_tutorial.cifar --download

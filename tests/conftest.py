@@ -1,0 +1,85 @@
+"""Shared fixtures: the digits, a tiny CIFAR-10 on disk, the built book."""
+from __future__ import annotations
+
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision.datasets.cifar
+
+from cnn_tutorial import data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def digits() -> data.Dataset:
+    return data.digits()
+
+
+def write_fake_cifar(root: Path, per_batch: int = 20, n_test: int = 30,
+                     seed: int = 0) -> Path:
+    """A tiny dataset in CIFAR-10's real on-disk format (python pickles of
+    uint8 rows in CHW order, as in cifar-10-batches-py/)."""
+    folder = root / data.CIFAR10_FOLDER
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+
+    def batch(n: int, label: str) -> dict:
+        return {
+            "batch_label": label,
+            "labels": [int(i % 10) for i in range(n)],
+            "data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8),
+            "filenames": [f"img_{i}.png" for i in range(n)],
+        }
+
+    for i in range(1, 6):
+        with open(folder / f"data_batch_{i}", "wb") as f:
+            pickle.dump(batch(per_batch, f"training batch {i} of 5"), f)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump(batch(n_test, "testing batch 1 of 1"), f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(data.CIFAR10_CLASSES)}, f)
+    return root
+
+
+@pytest.fixture
+def fake_cifar(tmp_path, monkeypatch) -> Path:
+    """A synthetic CIFAR-10 folder; torchvision's md5 check is bypassed
+    explicitly because the files are not the real ones."""
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity",
+                        lambda *args, **kwargs: True)
+    return write_fake_cifar(tmp_path / "cifar")
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the whole book strictly (-W, a failing cell fails) from a clean
+    execution cache into a temporary folder; returns its html/ folder."""
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W",
+         "--keep-going"],
+        capture_output=True, text=True, timeout=900,
+    )
+    log = out / "build.log"
+    log.write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, (
+        f"strict book build failed (log: {log}):\n{result.stdout[-4000:]}"
+        f"\n{result.stderr[-4000:]}")
+    return out / "_build" / "html"
+
+
+def has_browser() -> str | None:
+    """Why the browser test cannot run here, or None if it can."""
+    if shutil.which("chromium") is None:
+        return "chromium is not installed (apt-get install chromium)"
+    mathjax = ROOT / ".cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js"
+    if not mathjax.is_file():
+        return ("no local MathJax copy (run scripts/install_browser_deps.sh)")
+    return None

@@ -1,0 +1,125 @@
+"""The whole book, built strictly from a clean execution cache."""
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from cnn_tutorial import conv, params
+from cnn_tutorial.tables import fmt_int
+
+pytestmark = pytest.mark.book
+
+CHAPTERS = ["book/01_why_cnns.html", "book/02_convolution.html",
+            "book/03_opened_up.html"]
+
+
+def text_of(page: Path) -> str:
+    """The page's text with tags dropped and entities decoded."""
+    raw = page.read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", raw))
+    return re.sub(r"[ \t\r\n]+", " ", text)    # keeps the thin spaces
+
+
+def test_every_page_exists(built_book):
+    for page in ["index.html", "book/intro.html", *CHAPTERS,
+                 "book/references.html", "book/execution.html"]:
+        assert (built_book / page).is_file(), page
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapters_hold_executed_outputs(built_book, page):
+    raw = (built_book / page).read_text(encoding="utf-8")
+    assert raw.count('class="cell_output') >= 3
+    assert "Traceback" not in raw
+    pngs = re.findall(r'<img[^>]+src="([^"]+\.png)"', raw)
+    assert len(pngs) >= 4
+    for src in pngs:
+        assert (built_book / page).parent.joinpath(unquote(src)).resolve().is_file()
+
+
+def test_chapter1_prints_the_computed_numbers(built_book):
+    text = text_of(built_book / CHAPTERS[0])
+    for row in params.explosion_table():
+        assert fmt_int(row.dense_params) in text
+    assert fmt_int(params.conv_params(3, 32, 3)) in text
+    assert "reported by the tutorial (not measured here)" in text
+    assert "not numbers measured here" in text        # the cache admonition
+
+
+def test_chapter2_checks_formula_against_torch(built_book):
+    text = text_of(built_book / CHAPTERS[1])
+    assert "output (64, 32, 32, 32)" in text
+    assert f"{conv.output_size(224, 11, 2, 4)}" in text
+    assert fmt_int(896) in text
+
+
+def test_chapter3_reports_live_training(built_book):
+    text = text_of(built_book / CHAPTERS[2])
+    match = re.search(r"the CNN classifies\s+(\d+\.\d)\s*%", text)
+    assert match, "the glued accuracy is missing"
+    assert float(match.group(1)) >= 97.0
+    assert "class TwoBlockCNN" in text                 # literalinclude
+    assert "Physics-Informed Neural Networks" in text
+
+
+def test_references_have_doi_links(built_book):
+    raw = (built_book / "book/references.html").read_text(encoding="utf-8")
+    for doi in ("10.1113/jphysiol.1962.sp006837", "10.1109/5.726791",
+                "10.1007/978-3-319-10590-1_53"):
+        assert f'href="https://doi.org/{doi}"' in raw
+    assert "papers.nips.cc" in raw
+
+
+def test_execution_table_lists_the_chapters(built_book):
+    text = text_of(built_book / "book/execution.html")
+    for name in ("01_why_cnns", "02_convolution", "03_opened_up"):
+        assert name in text
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        for key in ("href", "src"):
+            if a.get(key) and tag in ("a", "img", "link", "script"):
+                self.links.append(a[key])
+
+
+def test_internal_links_resolve(built_book):
+    """Every relative href/src of every page points at a file that exists,
+    and every #fragment at an id on the target page (offline link check)."""
+    parsed = {}
+
+    def parse(page: Path) -> _Links:
+        if page not in parsed:
+            p = _Links()
+            p.feed(page.read_text(encoding="utf-8"))
+            parsed[page] = p
+        return parsed[page]
+
+    broken = []
+    for page in built_book.rglob("*.html"):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        for link in parse(page).links:
+            url = urlparse(link)
+            if url.scheme or link.startswith("//"):
+                continue
+            target = (page.parent / unquote(url.path)).resolve() \
+                if url.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.name}: {link}")
+            elif url.fragment and target.suffix == ".html" and \
+                    url.fragment not in parse(target).ids:
+                broken.append(f"{page.name}: {link} (no such anchor)")
+    assert not broken, broken

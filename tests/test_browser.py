@@ -1,0 +1,130 @@
+"""The built site in a real browser: headless Chromium (the system one,
+driven by Playwright; no browser is downloaded)."""
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import ROOT, has_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.book]
+reason = has_browser()
+if reason:
+    pytestmark.append(pytest.mark.skip(reason=reason))
+
+PAGES = ["book/intro.html", "book/01_why_cnns.html",
+         "book/02_convolution.html", "book/03_opened_up.html",
+         "book/references.html", "book/execution.html"]
+MATH_PAGES = PAGES[:4]
+MATHJAX_CDN = "cdn.jsdelivr.net/npm/mathjax@3/"
+MATHJAX_LOCAL = ROOT / ".cache/mathjax/node_modules/mathjax"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu",
+    "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def server(built_book):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"),
+                              args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose only outside request, MathJax from its CDN, is served
+    from the local npm copy; any other outside request is recorded and
+    refused (the site must work offline apart from MathJax)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.external = []
+    pg.console_errors = []
+
+    def route(r):
+        url = urlparse(r.request.url)
+        if url.hostname in ("127.0.0.1", "localhost"):
+            return r.continue_()
+        if MATHJAX_CDN in r.request.url:
+            rel = r.request.url.split(MATHJAX_CDN, 1)[1].split("?")[0]
+            return r.fulfill(path=str(MATHJAX_LOCAL / rel))
+        pg.external.append(r.request.url)
+        return r.abort()
+
+    pg.route("**/*", route)
+    pg.on("console", lambda m: m.type == "error"
+          and pg.console_errors.append(m.text))
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    yield pg
+    context.close()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_in_browser(page, server, path, tmp_path_factory):
+    response = page.goto(f"{server}/{path}", wait_until="networkidle")
+    assert response.status == 200
+    images = page.eval_on_selector_all(
+        "img", "els => els.map(e => ({src: e.src, alt: e.alt,"
+               " ok: e.complete && e.naturalWidth > 0}))")
+    for img in images:
+        assert img["ok"], f"image did not load: {img['src']}"
+        assert img["alt"].strip(), f"image without alt text: {img['src']}"
+    if path in MATH_PAGES:
+        page.wait_for_function(
+            "window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("MathJax.startup.promise")
+        assert page.locator("mjx-container").count() > 0
+        body = page.inner_text("article")
+        assert "\\(" not in body and "\\[" not in body, "unrendered LaTeX"
+    assert page.locator("h1").count() >= 1
+    shots = tmp_path_factory.mktemp("screenshots", numbered=False) \
+        if not hasattr(test_page_in_browser, "dir") else test_page_in_browser.dir
+    test_page_in_browser.dir = shots
+    page.screenshot(path=str(shots / (Path(path).stem + ".png")),
+                    full_page=True)
+    assert not page.console_errors, page.console_errors
+    assert not page.external, f"unexpected outside requests: {page.external}"
+
+
+def test_navigation_reaches_every_chapter(page, server):
+    page.goto(f"{server}/index.html", wait_until="networkidle")
+    assert page.url.endswith("book/intro.html")        # the index redirects
+    titles = {
+        "Why CNNs": "Why CNNs",
+        "The convolution operation": "The convolution operation",
+        "A trained CNN, opened up": "A trained CNN, opened up",
+        "References": "References",
+    }
+    for link, heading in titles.items():
+        page.locator("nav.bd-docs-nav").get_by_role(
+            "link", name=link, exact=True).click()
+        page.wait_for_load_state("networkidle")
+        assert heading in page.locator("h1").first.inner_text()
+    # the intro's cards link to the three chapters
+    page.goto(f"{server}/book/intro.html", wait_until="networkidle")
+    cards = page.eval_on_selector_all(
+        ".sd-card a", "els => els.map(e => e.getAttribute('href'))")
+    assert {c.split("#")[0] for c in cards} >= {
+        "01_why_cnns.html", "02_convolution.html", "03_opened_up.html"}

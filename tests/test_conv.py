@@ -1,0 +1,160 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from cnn_tutorial import conv
+
+
+@st.composite
+def conv_case(draw):
+    k = draw(st.integers(1, 5))
+    pad = draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, k - 2 * pad), 12))
+    w = draw(st.integers(max(1, k - 2 * pad), 12))
+    return dict(
+        n=draw(st.integers(1, 3)), c=draw(st.integers(1, 4)),
+        f=draw(st.integers(1, 4)), h=h, w=w, k=k, pad=pad,
+        stride=draw(st.integers(1, 3)), bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(conv_case())
+def test_conv2d_matches_torch(case):
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"]))
+    w = rng.standard_normal((case["f"], case["c"], case["k"], case["k"]))
+    b = rng.standard_normal(case["f"]) if case["bias"] else None
+    ours = conv.conv2d(x, w, b, stride=case["stride"], padding=case["pad"])
+    ref = F.conv2d(torch.tensor(x), torch.tensor(w),
+                   None if b is None else torch.tensor(b),
+                   stride=case["stride"], padding=case["pad"]).numpy()
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.integers(1, 4), st.integers(4, 12), st.integers(1, 3),
+       st.integers(0, 1), st.integers(0, 2**16))
+def test_pooling_matches_torch(k, n, stride, pad, seed):
+    if k > n or pad > k // 2:
+        return
+    x = np.random.default_rng(seed).standard_normal((2, 3, n, n))
+    t = torch.tensor(x)
+    np.testing.assert_allclose(
+        conv.max_pool2d(x, k, stride, pad),
+        F.max_pool2d(t, k, stride, pad).numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        conv.avg_pool2d(x, k, stride, pad),
+        F.avg_pool2d(t, k, stride, pad).numpy(), atol=1e-5)
+
+
+def test_pool_stride_defaults_to_kernel():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    np.testing.assert_array_equal(conv.max_pool2d(x, 2)[0, 0],
+                                  [[5, 7], [13, 15]])
+    np.testing.assert_array_equal(conv.avg_pool2d(x, 2)[0, 0],
+                                  [[2.5, 4.5], [10.5, 12.5]])
+
+
+def test_output_size_matches_torch_on_a_grid():
+    for n in range(1, 13):
+        for k in range(1, 6):
+            for pad in range(3):
+                for s in range(1, 4):
+                    if k > n + 2 * pad:
+                        continue
+                    assert conv.output_size(n, k, pad, s) == \
+                        conv.torch_output_size(n, k, pad, s), (n, k, pad, s)
+
+
+def test_naive_equals_fast():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    for stride, pad in [(1, 0), (2, 1), (3, 2)]:
+        np.testing.assert_allclose(
+            conv.conv2d_naive(x, w, b, stride, pad),
+            conv.conv2d(x, w, b, stride, pad), atol=1e-12)
+
+
+def test_conv_keeps_float32():
+    x = np.ones((1, 1, 5, 5), np.float32)
+    w = np.ones((1, 1, 3, 3), np.float32)
+    assert conv.conv2d(x, w).dtype == np.float32
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, match", [
+    ((3, 8, 8), (1, 3, 3, 3), {}, "input must be 4-D"),
+    ((1, 3, 8, 8), (3, 3, 3), {}, "kernel must be 4-D"),
+    ((1, 3, 8, 8), (2, 1, 3, 3), {}, "1 input channels but the input has 3"),
+    ((1, 1, 4, 4), (1, 1, 5, 5), {}, "larger than the padded input"),
+    ((1, 1, 8, 8), (1, 1, 3, 3), {"stride": 0}, "stride must be >= 1"),
+    ((1, 1, 8, 8), (1, 1, 3, 3), {"padding": -1}, "padding must be >= 0"),
+    ((1, 1, 8, 8), (2, 1, 3, 3), {"b": np.zeros(3)}, r"bias must have shape"),
+])
+def test_conv_bad_input_raises(x_shape, w_shape, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        conv.conv2d(np.zeros(x_shape), np.zeros(w_shape), **kwargs)
+    if "b" not in kwargs:
+        with pytest.raises(ValueError, match=match):
+            conv.conv2d_naive(np.zeros(x_shape), np.zeros(w_shape), **kwargs)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((5, 3, 0, 0), "stride"), ((5, 3, -1, 1), "padding"),
+    ((5, 0, 0, 1), "kernel size must be >= 1"), ((2, 5, 1, 1), "larger"),
+])
+def test_output_size_bad_geometry(args, match):
+    with pytest.raises(ValueError, match=match):
+        conv.output_size(*args)
+
+
+def test_pool_bad_input():
+    with pytest.raises(ValueError, match="at most half"):
+        conv.max_pool2d(np.zeros((1, 1, 4, 4)), 2, padding=2)
+    with pytest.raises(ValueError, match="4-D"):
+        conv.avg_pool2d(np.zeros((4, 4)), 2)
+    with pytest.raises(ValueError, match="stride"):
+        conv.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, stride=0)
+
+
+def test_worked_sum_is_the_output_cell():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 5, (5, 5)).astype(float)
+    k = rng.integers(-1, 2, (3, 3)).astype(float)
+    out = conv.conv2d(x[None, None], k[None, None], stride=2, padding=1)
+    terms, value = conv.worked_sum(x, k, 1, 0, stride=2, padding=1)
+    assert value == out[0, 0, 1, 0]
+    assert len(terms.split(" + ")) == 9
+    assert eval(terms.replace("×", "*")) == value
+    with pytest.raises(ValueError, match="outside"):
+        conv.worked_sum(x, k, 5, 5)
+
+
+def test_translation_equivariance():
+    x = np.random.default_rng(0).random((1, 2, 12, 12))
+    w = np.random.default_rng(1).standard_normal((3, 2, 3, 3))
+    assert conv.equivariance_error(x, w, 2, -1) < 1e-12
+    # the border is excluded for a reason: there the two really differ
+    a = np.roll(conv.conv2d(x, w, padding=1), 1, axis=3)
+    b = conv.conv2d(np.roll(x, 1, axis=3), w, padding=1)
+    assert np.abs(a - b).max() > 1e-3
+
+
+def test_kernels_behave():
+    edge = np.zeros((1, 1, 5, 5))
+    edge[..., 3:] = 1.0                      # a vertical edge
+    sx = conv.KERNELS["Sobel x (vertical edges)"][None, None]
+    sy = conv.KERNELS["Sobel y (horizontal edges)"][None, None]
+    assert np.abs(conv.conv2d(edge, sx)).max() > 0
+    assert np.abs(conv.conv2d(edge, sy)).max() == 0
+    flat = np.ones((1, 1, 5, 5))
+    np.testing.assert_allclose(conv.conv2d(flat, conv.KERNELS["blur"][None, None]), 1)
+    rgb = np.zeros((1, 3, 2, 2))
+    rgb[0, 0] = 1.0                          # pure red
+    assert (conv.conv2d(rgb, conv.opponent_kernel(0, 1)) == 1).all()

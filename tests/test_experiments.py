@@ -1,0 +1,68 @@
+"""The claims the chapters make, checked on the same seeded runs."""
+import pytest
+import torch
+
+from cnn_tutorial import experiments, transforms
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    return experiments.train_digits_models(digits, seed=0)
+
+
+def test_cnn_beats_mlp_with_fewer_parameters(trained):
+    mlp, cnn = trained["MLP"], trained["CNN"]
+    assert cnn.params < mlp.params
+    assert cnn.test_acc >= 0.98 and cnn.test_acc > mlp.test_acc
+
+
+def test_permutation_hurts_the_cnn_not_the_mlp(digits, trained):
+    result = experiments.permutation_experiment(digits, original=trained)
+    mlp, cnn = result["MLP"], result["CNN"]
+    assert abs(mlp["permuted"] - mlp["original"]) < 0.015
+    assert cnn["original"] - cnn["permuted"] > 0.005
+    assert mlp["original"] == trained["MLP"].test_acc
+
+
+def test_permuted_dataset_is_a_pixel_permutation(digits):
+    scrambled = experiments.permuted(digits, seed=0)
+    assert torch.equal(scrambled.train.y, digits.train.y)
+    assert torch.allclose(scrambled.test.x.sum((1, 2, 3)),
+                          digits.test.x.sum((1, 2, 3)))
+    assert not torch.equal(scrambled.test.x, digits.test.x)
+
+
+def test_shifts_hurt_the_mlp_more(digits, trained):
+    result = experiments.shift_experiment(
+        {k: v.model for k, v in trained.items()}, digits.test, (0, 1, 2))
+    assert result["MLP"][0] == pytest.approx(trained["MLP"].test_acc)
+    assert result["CNN"][1] > result["MLP"][1]
+    for accs in result.values():
+        assert accs[0] > accs[1] > accs[2]
+
+
+def test_augmentation_buys_shift_robustness(digits, trained):
+    augmented = experiments.train_digits_cnn(
+        digits, seed=0, augment=transforms.augmentation(seed=0))
+    result = experiments.shift_experiment(
+        {"plain": trained["CNN"].model, "aug": augmented.model},
+        digits.test, (0, 2))
+    assert result["aug"][1] > result["plain"][1] + 0.3
+    assert augmented.test_acc > 0.9
+
+
+def test_batchnorm_cnn_trains(digits):
+    bn = experiments.train_digits_cnn(digits, seed=0, batch_norm=True)
+    assert bn.test_acc >= 0.97
+
+
+def test_equivariance_demo(digits):
+    panels, error = experiments.equivariance_demo(digits.test.x[0], dx=1)
+    assert error < 1e-12
+    assert len(panels) == 6
+    shifted = panels["edge response (shifted 1 px)"]
+    original = panels["edge response (digit)"]
+    # away from the border the map moved by one column
+    assert torch.allclose(shifted[1:-1, 2:-1], original[1:-1, 1:-2])
+    with pytest.raises(ValueError):
+        experiments.equivariance_demo(digits.test.x[:2])

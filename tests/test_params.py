@@ -1,0 +1,54 @@
+import pytest
+import torch
+from torch import nn
+
+from cnn_tutorial import params
+from cnn_tutorial.models import digits_cnn
+
+
+@pytest.mark.parametrize("n_inputs, expected", [
+    (64, 33_280), (3_072, 1_573_376), (150_528, 77_070_848),
+])
+def test_dense_first_layer_matches_the_tutorial(n_inputs, expected):
+    assert params.dense_first_layer_params(n_inputs, 512) == expected
+    # ... and the closed form: a weight per input per unit, a bias per unit
+    assert expected == n_inputs * 512 + 512
+
+
+def test_conv1_has_896_parameters_whatever_the_image():
+    assert params.conv_params(3, 32, 3) == 896
+    assert params.count_params(nn.Conv2d(3, 32, 3, padding=1)) == 896
+
+
+def test_explosion_table_rows():
+    rows = params.explosion_table()
+    assert [r.n_inputs for r in rows] == [64, 3_072, 150_528]
+    assert [r.dense_params for r in rows] == [33_280, 1_573_376, 77_070_848]
+    assert {r.conv_params for r in rows} == {896}
+
+
+def test_growth_curve_dense_grows_conv_constant():
+    sides, dense, conv = params.growth_curve([8, 16, 32])
+    assert sides == [8, 16, 32]
+    assert dense == [params.dense_first_layer_params(3 * n * n) for n in sides]
+    assert conv == [896, 896, 896]
+
+
+def test_trainable_only_skips_frozen():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    model[0].requires_grad_(False)
+    assert params.count_params(model) == 15 + 8
+    assert params.count_params(model, trainable_only=True) == 8
+
+
+def test_layer_table_shapes_and_total():
+    model = digits_cnn(seed=0)
+    rows = params.layer_table(model, (2, 1, 8, 8))
+    shapes = {r.name: r.output_shape for r in rows}
+    assert shapes["block1.0"] == (2, 32, 8, 8)
+    assert shapes["block1.2"] == (2, 32, 4, 4)
+    assert shapes["block2.2"] == (2, 64, 2, 2)
+    assert rows[-1].output_shape == (2, 10)
+    assert sum(r.params for r in rows) == params.count_params(model)
+    # the hooks are gone afterwards
+    assert all(not m._forward_hooks for m in model.modules())
