@@ -185,6 +185,7 @@ def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
     vmin = -vmax if signed else min(0, values.min())
     ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax,
               extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    ax.set_aspect("equal", adjustable="box")
     norm = matplotlib.colors.Normalize(vmin, vmax)
     colormap = matplotlib.colormaps[cmap]
     for (r, c), v in np.ndenumerate(values):
