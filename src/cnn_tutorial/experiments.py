@@ -38,11 +38,15 @@ class Trained:
         return self.history.final_test_acc
 
 
-def train_digits_models(data: Dataset, seed: int = 0) -> dict[str, Trained]:
-    """Train the digits MLP and CNN (:func:`digits_models`) on ``data``."""
+def train_digits_models(
+    data: Dataset, seed: int = 0, **overrides
+) -> dict[str, Trained]:
+    """Train the digits MLP and CNN (:func:`digits_models`) on ``data``
+    with :data:`DIGITS_FIT`, or with ``overrides`` of it (e.g. epochs=1)."""
+    settings = {**DIGITS_FIT, **overrides}
     return {
         name: Trained(model, fit(model, data.train, data.test, seed=seed,
-                                 **DIGITS_FIT))
+                                 **settings))
         for name, model in digits_models(seed).items()
     }
 

@@ -1,0 +1,212 @@
+"""Measure the book's build, the live training runs and the numpy convolution
+against their budgets; print one table, write JSON, exit 1 if a budget fails.
+
+    python scripts/bench.py                # everything (about 2-3 minutes)
+    python scripts/bench.py --quick        # tiny settings, no book build
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+
+from cnn_tutorial import conv, data, experiments
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Budget:
+    name: str
+    value: float
+    limit: float
+    unit: str
+    higher_is_better: bool = False
+
+    @property
+    def passed(self) -> bool:
+        if self.higher_is_better:
+            return self.value >= self.limit
+        return self.value <= self.limit
+
+    def row(self) -> str:
+        sign = ">=" if self.higher_is_better else "<="
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{self.name:<38} {self.value:>10.3f} {self.unit:<3} "
+                f"{sign} {self.limit:<8g} {verdict}")
+
+
+def peak_tree_rss(proc: subprocess.Popen, stop: threading.Event,
+                  out: list[float]) -> None:
+    """Sample the summed RSS of ``proc`` and its children (kernels)."""
+    peak = 0
+    try:
+        parent = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                procs = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in procs))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+    finally:
+        out.append(peak / 2**20)
+
+
+def build_book(out_dir: Path) -> tuple[float, float]:
+    """One strict build into ``out_dir``: (seconds, peak RSS in MiB)."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(jb), "build", str(ROOT), "--path-output", str(out_dir), "-W",
+         "--keep-going"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    stop, peak = threading.Event(), []
+    sampler = threading.Thread(target=peak_tree_rss, args=(proc, stop, peak))
+    sampler.start()
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"book build failed:\n{err[-3000:]}")
+    return seconds, peak[0]
+
+
+def notebook_times(out_dir: Path) -> dict[str, float]:
+    """Execution seconds per page, from the myst-nb execution cache."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(out_dir / "_build" / ".jupyter_cache")
+    return {
+        Path(r.uri).stem: round(r.data.get("execution_seconds", 0.0), 2)
+        for r in cache.list_cache_records()
+    }
+
+
+def bench_book() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        clean, peak_clean = build_book(Path(tmp))
+        cached, _ = build_book(Path(tmp))
+        return {"clean_build_s": round(clean, 1),
+                "cached_build_s": round(cached, 1),
+                "peak_rss_mib": round(peak_clean),
+                "notebook_execution_s": notebook_times(Path(tmp))}
+
+
+def bench_training(epochs: int | None) -> dict:
+    overrides = {} if epochs is None else {"epochs": epochs}
+    trained = experiments.train_digits_models(data.digits(), seed=0,
+                                              **overrides)
+    return {name: {"test_acc": round(t.test_acc, 4), "params": t.params,
+                   "train_s": round(t.history.seconds, 2)}
+            for name, t in trained.items()}
+
+
+def bench_conv(shape=(64, 3, 32, 32), filters: int = 32,
+               repeats: int = 7) -> dict:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((filters, shape[1], 3, 3)).astype(np.float32)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+
+    def median_time(fn) -> float:
+        fn()  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    numpy_s = median_time(lambda: conv.conv2d(x, w, padding=1))
+    with torch.no_grad():
+        torch_s = median_time(
+            lambda: torch.nn.functional.conv2d(tx, tw, padding=1))
+    return {"shape": list(shape), "filters": filters, "repeats": repeats,
+            "numpy_ms": round(numpy_s * 1e3, 3),
+            "torch_ms": round(torch_s * 1e3, 3),
+            "ratio": round(numpy_s / torch_s, 2)}
+
+
+def budgets(results: dict) -> list[Budget]:
+    cnn = results["training"]["CNN"]
+    out = [
+        Budget("digits CNN test accuracy", cnn["test_acc"], 0.98, "", True),
+        Budget("digits CNN training time", cnn["train_s"], 20, "s"),
+        Budget("numpy conv2d / torch conv2d", results["conv"]["ratio"], 10,
+               "x"),
+    ]
+    if "book" in results:
+        out[:0] = [
+            Budget("clean book build (execution)",
+                   results["book"]["clean_build_s"], 90, "s"),
+            Budget("cached book rebuild", results["book"]["cached_build_s"],
+                   15, "s"),
+        ]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny settings (1 epoch, small conv, no book)")
+    parser.add_argument("--skip-book", action="store_true")
+    parser.add_argument("--json", type=Path, default=ROOT / ".bench.json",
+                        help="where to write the results")
+    args = parser.parse_args(argv)
+
+    results: dict = {
+        "machine": {"cpu_count": psutil.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "torch_threads": torch.get_num_threads()},
+    }
+    if not (args.quick or args.skip_book):
+        results["book"] = bench_book()
+    results["training"] = bench_training(1 if args.quick else None)
+    results["conv"] = (bench_conv((4, 3, 16, 16), 8, 3) if args.quick
+                       else bench_conv())
+    checks = budgets(results)
+    results["budgets"] = [
+        {"name": b.name, "value": b.value, "limit": b.limit,
+         "passed": b.passed} for b in checks]
+
+    print(f"machine: {results['machine']['cpu_count']} CPUs, "
+          f"{results['machine']['platform']}, torch "
+          f"{results['machine']['torch']}")
+    if "book" in results:
+        book = results["book"]
+        print(f"book: clean {book['clean_build_s']} s, cached "
+              f"{book['cached_build_s']} s, peak RSS {book['peak_rss_mib']} "
+              f"MiB; per page: {book['notebook_execution_s']}")
+    for name, t in results["training"].items():
+        print(f"digits {name}: {t['params']:,} params, test acc "
+              f"{100 * t['test_acc']:.1f} %, trained in {t['train_s']} s")
+    c = results["conv"]
+    print(f"conv2d {c['shape']} x {c['filters']} filters: numpy "
+          f"{c['numpy_ms']} ms, torch {c['torch_ms']} ms (median of "
+          f"{c['repeats']})")
+    print()
+    for b in checks:
+        print(b.row())
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+    return 0 if all(b.passed for b in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

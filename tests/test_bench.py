@@ -1,0 +1,45 @@
+"""scripts/bench.py on tiny settings: structure, budgets and exit code."""
+import importlib.util
+import json
+import sys
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts/bench.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules["bench"] = bench            # dataclasses look their module up
+spec.loader.exec_module(bench)
+
+
+def test_quick_run_writes_results_and_judges_budgets(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = bench.main(["--quick", "--json", str(out)])
+    results = json.loads(out.read_text())
+    assert set(results) == {"machine", "training", "conv", "budgets"}
+    assert set(results["training"]) == {"MLP", "CNN"}
+    conv = results["conv"]
+    assert abs(conv["ratio"] - conv["numpy_ms"] / conv["torch_ms"]) < 0.05
+    names = [b["name"] for b in results["budgets"]]
+    assert names == ["digits CNN test accuracy", "digits CNN training time",
+                     "numpy conv2d / torch conv2d"]
+    assert code == (0 if all(b["passed"] for b in results["budgets"]) else 1)
+    printed = capsys.readouterr().out
+    for b in results["budgets"]:
+        assert b["name"] in printed
+    assert ("PASS" in printed) or ("FAIL" in printed)
+
+
+def test_budget_direction():
+    assert bench.Budget("acc", 0.99, 0.98, "", True).passed
+    assert not bench.Budget("acc", 0.97, 0.98, "", True).passed
+    assert bench.Budget("time", 10, 20, "s").passed
+    assert not bench.Budget("time", 21, 20, "s").passed
+    assert bench.Budget("time", 21, 20, "s").row().endswith("FAIL")
+
+
+def test_book_budgets_appear_when_the_book_was_measured():
+    results = {"training": {"CNN": {"test_acc": 0.99, "train_s": 3}},
+               "conv": {"ratio": 2.0},
+               "book": {"clean_build_s": 100, "cached_build_s": 5}}
+    checks = bench.budgets(results)
+    assert [c.passed for c in checks] == [False, True, True, True, True]
