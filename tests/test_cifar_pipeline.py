@@ -101,3 +101,21 @@ def test_corrupted_data_is_reported(tmp_path, capsys):
                        str(tmp_path / "out")])
     assert code == 2
     assert "corrupted" in capsys.readouterr().err
+
+
+def test_download_without_network_exits_with_instructions(tmp_path, capsys,
+                                                          monkeypatch):
+    import urllib.error
+
+    import torchvision.datasets.cifar
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets.cifar,
+                        "download_and_extract_archive", offline)
+    code = cifar.main(["--data-dir", str(tmp_path / "d"), "--download",
+                       "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "could not download CIFAR-10" in err and "cifar-10-batches-py" in err

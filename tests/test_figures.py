@@ -105,3 +105,12 @@ def test_pooling_figure_and_png():
                                np.array([[2.5, 4.5], [10.5, 12.5]]))
     png = figures.figure_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rgb_photos_keep_colours_filters_are_stretched():
+    photo = np.full((3, 2, 2), 0.3)
+    photo[0, 0, 0] = 0.4
+    kept = np.asarray(mosaic(figures.image_grid([photo], scale_rgb=False)))
+    assert np.allclose(kept[0, 0], [0.4, 0.3, 0.3])
+    stretched = np.asarray(mosaic(figures.image_grid([photo])))
+    assert np.allclose(stretched[0, 0], [1.0, 0.0, 0.0])

@@ -73,6 +73,7 @@ def write_figures(models, data, out_dir: Path, histories) -> None:
     maps = activations.feature_maps(cnn, test.x[:1], {"conv1": cnn.conv1})
     pictures = {
         "samples": figures.image_grid(shown, classes, ncols=10, tile=1.0,
+                                      scale_rgb=False,
                                       suptitle="CIFAR-10: one test image "
                                                "per class"),
         "curves": figures.plot_learning_curves(histories),
@@ -87,7 +88,8 @@ def write_figures(models, data, out_dir: Path, histories) -> None:
             denormalize_cifar(sample),
             [f"{classes[int(p)]}\n(true: {classes[int(t)]})"
              for p, t in zip(preds["CNN"][:16], test.y[:16])],
-            ncols=8, tile=1.3, suptitle="CNN predictions on test images"),
+            ncols=8, tile=1.3, scale_rgb=False,
+            suptitle="CNN predictions on test images"),
     }
     for key, fig in pictures.items():
         fig.savefig(out_dir / artifacts.ARTEFACTS[key])

@@ -77,9 +77,12 @@ def _as_array(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def _to_rgb(tile: np.ndarray) -> np.ndarray:
-    """[3, H, W] to an [H, W, 3] image scaled to [0, 1] within the tile."""
+def _to_rgb(tile: np.ndarray, scale: bool = True) -> np.ndarray:
+    """[3, H, W] to an [H, W, 3] image, scaled to [0, 1] within the tile
+    (for filters) or, with ``scale=False``, clipped (for photos)."""
     tile = tile.transpose(1, 2, 0)
+    if not scale:
+        return tile.clip(0, 1)
     lo, hi = tile.min(), tile.max()
     return (tile - lo) / (hi - lo) if hi > lo else np.full_like(tile, 0.5)
 
@@ -111,13 +114,15 @@ def image_grid(
     cmap: str = "gray_r",
     suptitle: str | None = None,
     tile: float = 1.1,
+    scale_rgb: bool = True,
 ) -> Figure:
     """One tile per image: each [H, W], [1, H, W] or [3, H, W] (RGB); a
     batch tensor [N, C, H, W] works too.
 
     ``signed`` maps (one flag for all tiles, or one per tile) share one RdBu
     scale centred at zero (blue negative, red positive); other gray and RGB
-    tiles are each scaled to their own range. The grid is
+    tiles are each scaled to their own range (RGB photos already in [0, 1]
+    keep their colours with ``scale_rgb=False``). The grid is
     drawn as one mosaic image, so even hundreds of tiles render quickly.
     """
     images = [_tile(img) for img in images]
@@ -138,7 +143,7 @@ def image_grid(
     def rgb(i: int) -> np.ndarray:
         im = images[i]
         if im.ndim == 3:
-            return _to_rgb(im)
+            return _to_rgb(im, scale_rgb)
         if flags[i]:
             return signed_map((im / smax + 1) / 2)[..., :3]
         lo, hi = im.min(), im.max()
