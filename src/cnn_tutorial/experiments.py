@@ -122,7 +122,8 @@ def equivariance_demo(
     Returns the panels by title and :func:`conv.equivariance_error`.
     """
     if digit.dim() != 3:
-        raise ValueError(f"expected one image [C, H, W], got {tuple(digit.shape)}")
+        raise ValueError(
+            f"expected one image [C, H, W], got {tuple(digit.shape)}")
     kernel = conv.KERNELS["Sobel x (vertical edges)"][None, None]
     panels = {}
     for label, img in (("digit", digit[None]),
@@ -133,5 +134,6 @@ def equivariance_demo(
         panels[f"edge response ({label})"] = torch.from_numpy(response[0, 0])
         panels[f"max-pooled ({label})"] = torch.from_numpy(
             conv.max_pool2d(response, 2)[0, 0])
-    error = conv.equivariance_error(digit[None].double().numpy(), kernel, 0, dx)
+    error = conv.equivariance_error(
+        digit[None].double().numpy(), kernel, 0, dx)
     return panels, error
