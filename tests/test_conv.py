@@ -158,3 +158,15 @@ def test_kernels_behave():
     rgb = np.zeros((1, 3, 2, 2))
     rgb[0, 0] = 1.0                          # pure red
     assert (conv.conv2d(rgb, conv.opponent_kernel(0, 1)) == 1).all()
+
+
+def test_worked_pool_matches_pooling():
+    x = np.arange(16.0).reshape(4, 4) - 5
+    max_text, avg_text = conv.worked_pool(x, 2, 1, 0)
+    assert max_text == "max(3, 4, 7, 8) = 8"
+    assert max_text.endswith(f"= {conv.max_pool2d(x[None, None], 2)[0, 0, 1, 0]:g}")
+    assert avg_text == "(3 + 4 + 7 + 8) / 4 = 5.50"
+    assert float(avg_text.split("= ")[1]) == conv.avg_pool2d(
+        x[None, None], 2)[0, 0, 1, 0]
+    with pytest.raises(ValueError, match="outside"):
+        conv.worked_pool(x, 2, 2, 0)

@@ -184,6 +184,20 @@ def worked_sum(
     return terms, float(np.sum(patch * kernel))
 
 
+def worked_pool(x: np.ndarray, k: int, i: int, j: int) -> tuple[str, str]:
+    """Output cell (i, j) of k x k, stride-k max and average pooling written
+    out, e.g. ``("max(1, 5, 2, 0) = 5", "(1 + 5 + 2 + 0) / 4 = 2")``."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError("worked_pool takes one 2-D feature map")
+    window = x[i * k:(i + 1) * k, j * k:(j + 1) * k]
+    if window.shape != (k, k):
+        raise ValueError(f"output cell ({i}, {j}) lies outside the output")
+    values = [f"{v:g}" for v in window.ravel()]
+    return (f"max({', '.join(values)}) = {window.max():g}",
+            f"({' + '.join(values)}) / {k * k} = {window.mean():.2f}")
+
+
 # Hand-made 3x3 kernels of classical image processing (chapter 2).
 KERNELS = {
     "Sobel x (vertical edges)": np.array(
