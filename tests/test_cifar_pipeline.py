@@ -26,7 +26,9 @@ def test_script_writes_every_artefact_and_a_verifying_manifest(cache, fake_cifar
         if name.endswith(".png"):
             assert (cache / name).read_bytes()[:4] == b"\x89PNG"
     manifest = json.loads((cache / artifacts.MANIFEST).read_text())
-    assert manifest["command"].startswith("python -m cnn_tutorial.cifar")
+    assert manifest["command"].startswith("python -m cnn_tutorial.cifar "
+                                          f"--data-dir {fake_cifar}")
+    assert "--epochs 2" in manifest["command"]
     assert set(manifest["dataset"]) == {
         "batches.meta", "test_batch", *(f"data_batch_{i}" for i in range(1, 6))}
     assert manifest["dataset"]["test_batch"] == artifacts.sha256(

@@ -95,8 +95,9 @@ def write_figures(models, data, out_dir: Path, histories) -> None:
         fig.savefig(out_dir / artifacts.ARTEFACTS[key])
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Train both models and write the cache; returns the metrics."""
+def run(args: argparse.Namespace, command: str) -> dict:
+    """Train both models and write the cache; returns the metrics.
+    ``command`` is recorded in the manifest as what produced the cache."""
     start = time.perf_counter()
     device = resolve_device(args.device)
     data = cifar10(args.data_dir, download=args.download)
@@ -127,7 +128,6 @@ def run(args: argparse.Namespace) -> dict:
     }
     (args.out_dir / artifacts.ARTEFACTS["metrics"]).write_text(
         json.dumps(metrics, indent=2) + "\n")
-    command = "python -m cnn_tutorial.cifar " + shlex.join(sys.argv[1:])
     artifacts.write_manifest(
         args.out_dir, command,
         [args.data_dir / CIFAR10_FOLDER / f for f in CIFAR10_FILES])
@@ -135,9 +135,11 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    command = "python -m cnn_tutorial.cifar " + shlex.join(argv)
     try:
-        metrics = run(args)
+        metrics = run(args, command)
     except CIFARDataMissing as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
