@@ -153,7 +153,10 @@ def image_grid(
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     gap = max(1, side // 8)
-    title_px = side // 3 if titles is not None else 0
+    # room for the titles: about 0.16 inch per text line, in canvas pixels
+    lines = max((t.count("\n") + 1 for t in titles), default=0) \
+        if titles is not None else 0
+    title_px = int(np.ceil(0.16 * lines * side / tile))
     cell_h, cell_w = side + gap + title_px, side + gap
     canvas = np.ones((nrows * cell_h, ncols * cell_w, 3))
     title_h = 0.22 if titles is not None else 0.0
