@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test browser-deps serve clean bench cifar
+.PHONY: install book test browser-deps serve clean bench cifar linkcheck
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ serve:
 
 clean:
 	rm -rf _build
+
+linkcheck: install   # external links; needs network (internal links are checked by the tests)
+	$(JB) build . --builder linkcheck
 
 bench: install
 	$(PY) scripts/bench.py
