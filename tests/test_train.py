@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from cnn_tutorial import experiments, models, train
 from cnn_tutorial.data import Split

@@ -154,12 +154,10 @@ def image_grid(
     nrows = -(-n // ncols)
     gap = max(1, side // 8)
     # room for the titles: about 0.16 inch per text line, in canvas pixels
-    lines = max((t.count("\n") + 1 for t in titles), default=0) \
-        if titles is not None else 0
+    lines = max((t.count("\n") + 1 for t in titles or []), default=0)
     title_px = int(np.ceil(0.16 * lines * side / tile))
     cell_h, cell_w = side + gap + title_px, side + gap
     canvas = np.ones((nrows * cell_h, ncols * cell_w, 3))
-    title_h = 0.22 if titles is not None else 0.0
     top_h = 0.35 if suptitle else 0.0
     height = nrows * tile * cell_h / cell_w + top_h
     fig, axes = _figure(size=(tile * ncols, height), layout=None)
@@ -177,7 +175,6 @@ def image_grid(
     ax.set_axis_off()
     if suptitle:
         fig.suptitle(suptitle, y=1 - 0.05 / height)
-    del title_h
     return fig
 
 
