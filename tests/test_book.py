@@ -47,6 +47,7 @@ def test_chapter1_prints_the_computed_numbers(built_book):
     assert fmt_int(params.conv_params(3, 32, 3)) in text
     assert "reported by the tutorial (not measured here)" in text
     assert "not numbers measured here" in text        # the cache admonition
+    assert "learning_curves.png is not available in this build" in text
 
 
 def test_chapter2_checks_formula_against_torch(built_book):

@@ -80,7 +80,7 @@ def test_page_helpers(cache, tmp_path):
     absent = artifacts.open_cache(tmp_path / "none")
     report = artifacts.cache_report(absent).data
     assert report.startswith(":::{warning}") and "not numbers measured" in report
-    assert "not shown" in artifacts.show(absent, "filters").data
+    assert "not available in this build" in artifacts.show(absent, "filters").data
 
 
 def test_missing_data_exits_with_instructions(tmp_path):

@@ -144,5 +144,5 @@ def show(cache: CifarCache, key: str):
 
     if cache.ok:
         return Image(filename=str(cache.path(key)))
-    return Markdown(f"*Figure `{ARTEFACTS[key]}` not shown: the CIFAR-10 "
-                    "cache is absent (see the warning above).*")
+    return Markdown(f"*`{ARTEFACTS[key]}` is not available in this build: "
+                    "the CIFAR-10 cache is absent (see the warning above).*")
