@@ -53,6 +53,12 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """One folder for every page's full-page screenshot."""
+    return tmp_path_factory.mktemp("screenshots", numbered=False)
+
+
 @pytest.fixture
 def page(browser):
     """A page whose only outside request, MathJax from its CDN, is served
@@ -82,7 +88,7 @@ def page(browser):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_in_browser(page, server, path, tmp_path_factory):
+def test_page_in_browser(page, server, path, screenshots):
     response = page.goto(f"{server}/{path}", wait_until="networkidle")
     assert response.status == 200
     images = page.eval_on_selector_all(
@@ -99,10 +105,7 @@ def test_page_in_browser(page, server, path, tmp_path_factory):
         body = page.inner_text("article")
         assert "\\(" not in body and "\\[" not in body, "unrendered LaTeX"
     assert page.locator("h1").count() >= 1
-    shots = tmp_path_factory.mktemp("screenshots", numbered=False) \
-        if not hasattr(test_page_in_browser, "dir") else test_page_in_browser.dir
-    test_page_in_browser.dir = shots
-    page.screenshot(path=str(shots / (Path(path).stem + ".png")),
+    page.screenshot(path=str(screenshots / (Path(path).stem + ".png")),
                     full_page=True)
     assert not page.console_errors, page.console_errors
     assert not page.external, f"unexpected outside requests: {page.external}"

@@ -134,9 +134,8 @@ def image_grid(
         raise ValueError(f"signed has {len(flags)} flags for {n} images")
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} images")
-    gray = [i for i in range(n) if images[i].ndim == 2]
-    smax = max([np.abs(images[i]).max() for i in gray if flags[i]],
-               default=1.0) or 1.0
+    smax = max([np.abs(im).max() for im, flag in zip(images, flags)
+                if flag and im.ndim == 2], default=1.0) or 1.0
     signed_map = matplotlib.colormaps[SIGNED_CMAP]
     gray_map = matplotlib.colormaps[cmap]
 
