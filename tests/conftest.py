@@ -47,23 +47,26 @@ def write_fake_cifar(root: Path, per_batch: int = 20, n_test: int = 30,
     return root
 
 
+def skip_md5_check(mp: pytest.MonkeyPatch) -> None:
+    """Bypass torchvision's md5 check, explicitly: synthetic files are not
+    the real CIFAR-10 ones."""
+    mp.setattr(torchvision.datasets.cifar, "check_integrity",
+               lambda *args, **kwargs: True)
+
+
 @pytest.fixture
 def fake_cifar(tmp_path, monkeypatch) -> Path:
-    """A synthetic CIFAR-10 folder; torchvision's md5 check is bypassed
-    explicitly because the files are not the real ones."""
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity",
-                        lambda *args, **kwargs: True)
+    """A synthetic CIFAR-10 folder that torchvision will load."""
+    skip_md5_check(monkeypatch)
     return write_fake_cifar(tmp_path / "cifar")
 
 
-@pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> Path:
-    """Build the whole book strictly (-W, a failing cell fails) from a clean
-    execution cache into a temporary folder; returns its html/ folder."""
-    out = tmp_path_factory.mktemp("book")
+def build_book_strictly(repo: Path, out: Path) -> Path:
+    """``jupyter-book build repo`` into ``out`` with warnings as errors (and
+    a failing cell failing the build); returns the html/ folder."""
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W",
+        [str(jb), "build", str(repo), "--path-output", str(out), "-W",
          "--keep-going"],
         capture_output=True, text=True, timeout=900,
     )
@@ -73,6 +76,13 @@ def built_book(tmp_path_factory) -> Path:
         f"strict book build failed (log: {log}):\n{result.stdout[-4000:]}"
         f"\n{result.stderr[-4000:]}")
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The whole book, built from a clean execution cache into a temporary
+    folder; its html/ folder."""
+    return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))
 
 
 def has_browser() -> str | None:

@@ -2,15 +2,14 @@
 script from a tiny synthetic dataset), the book shows measured results."""
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import torchvision.datasets.cifar
 
 from cnn_tutorial import cifar
-from conftest import ROOT, write_fake_cifar
+from conftest import (
+    ROOT, build_book_strictly, skip_md5_check, write_fake_cifar,
+)
 from test_book import text_of
 
 pytestmark = pytest.mark.book
@@ -27,19 +26,13 @@ def cached_book(tmp_path_factory) -> Path:
         shutil.copytree(ROOT / folder, repo / folder,
                         ignore=shutil.ignore_patterns("__pycache__"))
     data_root = write_fake_cifar(work / "data")
-    with pytest.MonkeyPatch.context() as mp:   # synthetic files: no md5
-        mp.setattr(torchvision.datasets.cifar, "check_integrity",
-                   lambda *a, **k: True)
+    with pytest.MonkeyPatch.context() as mp:
+        skip_md5_check(mp)
         assert cifar.main([
             "--data-dir", str(data_root), "--out-dir",
             str(repo / "book/_static/cifar"), "--epochs", "1",
             "--no-progress", "--device", "cpu"]) == 0
-    jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", str(repo), "-W",
-                             "--keep-going"], capture_output=True, text=True,
-                            timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return repo / "_build" / "html"
+    return build_book_strictly(repo, work / "out")
 
 
 def test_chapter1_shows_measured_verdict(cached_book):
