@@ -47,6 +47,38 @@ def write_fake_cifar(root: Path, per_batch: int = 20, n_test: int = 30,
     return root
 
 
+def write_fake_image_tree(root: Path, train_per_class: int = 10,
+                          test_per_class: int = 3, seed: int = 0,
+                          archive: bool = False) -> Path:
+    """A tiny CIFAR-10 image-folder tree of random 32x32 RGB JPEGs
+    (``root/cifar10-jpeg/{train,test}/<class>/NNNN.jpg``); with
+    ``archive`` packed as ``root/cifar10-jpeg.tar.gz``. Returns the tree's
+    folder or the archive."""
+    import tarfile
+
+    import torch
+    from torchvision.io import encode_jpeg
+
+    tree = root / "cifar10-jpeg"
+    generator = torch.Generator().manual_seed(seed)
+    for split, n in (("train", train_per_class), ("test", test_per_class)):
+        for cls in data.CIFAR10_CLASSES:
+            folder = tree / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8,
+                                      generator=generator)
+                (folder / f"{i:04d}.jpg").write_bytes(
+                    encode_jpeg(image, quality=75).numpy().tobytes())
+    if not archive:
+        return tree
+    path = root / "cifar10-jpeg.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(tree, arcname="cifar10-jpeg")
+    shutil.rmtree(tree)
+    return path
+
+
 def skip_md5_check(mp: pytest.MonkeyPatch) -> None:
     """Bypass torchvision's md5 check, explicitly: synthetic files are not
     the real CIFAR-10 ones."""

@@ -40,3 +40,55 @@ def test_top_activating_is_the_brute_force_answer(cnn):
     assert (top.scores[:-1] >= top.scores[1:]).all()
     with pytest.raises(ValueError, match="channel"):
         activations.top_activating(cnn, cnn.conv1, x, channel=32)
+
+
+def test_receptive_field_of_the_cifar_cnn_matches_gradients():
+    """The window the arithmetic predicts is exactly the set of input
+    pixels with a nonzero gradient for one output unit."""
+    cnn = models.cifar_cnn(seed=0)
+    expected = {cnn.block1[0]: (3, 1, -1), cnn.block2[0]: (8, 2, -3)}
+    for layer, (size, jump, start) in expected.items():
+        rf = activations.receptive_field(
+            activations.layers_until(cnn, layer))
+        assert (rf.size, rf.jump, rf.start) == (size, jump, start)
+        for i, j in ((0, 0), (5, 7), (15, 15)):
+            x = torch.rand(1, 3, 32, 32, requires_grad=True)
+            maps = {}
+            handle = layer.register_forward_hook(
+                lambda _m, _i, out: maps.__setitem__("out", out))
+            cnn(x)
+            handle.remove()
+            maps["out"][0, 0, i, j].backward()
+            rows, cols = (x.grad[0].abs().sum(0) > 0).nonzero(as_tuple=True)
+            r0, r1 = rf.window(i)
+            c0, c1 = rf.window(j)
+            assert (rows.min(), rows.max() + 1) == (max(r0, 0), min(r1, 32))
+            assert (cols.min(), cols.max() + 1) == (max(c0, 0), min(c1, 32))
+
+
+def test_receptive_field_rejects_non_square_kernels():
+    with pytest.raises(ValueError, match="non-square kernel"):
+        activations.receptive_field([torch.nn.Conv2d(1, 1, (3, 5))])
+    cnn = models.cifar_cnn(seed=0)
+    with pytest.raises(ValueError, match="not a leaf module"):
+        activations.layers_until(cnn, torch.nn.ReLU())
+
+
+def test_top_patches_are_the_receptive_fields_of_the_strongest_units():
+    cnn = models.cifar_cnn(seed=0)
+    x = torch.randn(40, 3, 32, 32)
+    layer = cnn.block2[0]
+    top = activations.top_patches(cnn, layer, x, [0, 3], k=5)
+    patches, scores = top[3]
+    assert patches.shape == (5, 3, 8, 8)
+    assert torch.all(scores[:-1] >= scores[1:])
+    maps = activations.feature_maps(cnn, x, {"l": layer})["l"][:, 3]
+    best = maps.flatten(1).max(1)
+    assert torch.allclose(scores, best.values.topk(5).values)
+    image = int(best.values.argmax())
+    row, col = divmod(int(best.indices[image]), 16)
+    padded = torch.nn.functional.pad(x[image], (8, 8, 8, 8))
+    r0, c0 = 2 * row - 3 + 8, 2 * col - 3 + 8
+    assert torch.equal(patches[0], padded[:, r0:r0 + 8, c0:c0 + 8])
+    with pytest.raises(ValueError, match="channels"):
+        activations.top_patches(cnn, layer, x, [64])

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from cnn_tutorial import conv, params
-from cnn_tutorial.tables import fmt_int
+from cnn_tutorial.display import fmt_int
 
 pytestmark = pytest.mark.book
 

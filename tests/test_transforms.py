@@ -49,3 +49,33 @@ def test_augmentation_is_random_per_group_and_reproducible():
     assert torch.equal(state, torch.random.get_rng_state())
     with pytest.raises(ValueError, match="group"):
         transforms.augmentation(group=0)
+
+
+def test_crop_flip_is_a_padded_crop_with_optional_flip_per_image():
+    from torchvision.transforms.v2 import functional as F
+
+    x = torch.rand(16, 3, 8, 8) + 1.0          # no zeros inside the images
+    out = transforms.crop_flip(padding=2, seed=0)(x)
+    assert out.shape == x.shape
+    padded = F.pad(x, [2])
+    draws = set()
+    for i in range(len(x)):
+        matches = [
+            (top, left, flip)
+            for top in range(5) for left in range(5) for flip in (0, 1)
+            if torch.equal(out[i], (F.horizontal_flip if flip else
+                                    (lambda t: t))(
+                F.crop(padded[i], top, left, 8, 8)))
+        ]
+        assert len(matches) == 1, i
+        draws.add(matches[0])
+    assert len(draws) > 4                          # a fresh draw per image
+    assert any(flip for *_, flip in draws) and not all(
+        flip for *_, flip in draws)
+    again = transforms.crop_flip(padding=2, seed=0)(x)
+    assert torch.equal(out, again)
+    unpadded = transforms.crop_flip(padding=0, seed=1)(x)
+    assert all(torch.equal(o, i) or torch.equal(o, i.flip(-1))
+               for o, i in zip(unpadded, x))
+    with pytest.raises(ValueError, match="padding"):
+        transforms.crop_flip(padding=-1)

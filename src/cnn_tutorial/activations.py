@@ -77,3 +77,125 @@ def top_activating(
     scores = maps[:, channel].amax(dim=(1, 2))
     top = scores.topk(min(k, len(scores)))
     return TopActivations(top.indices, top.values)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The input window one output unit of a layer sees: ``size`` pixels
+    square, ``jump`` input pixels between neighbouring units, and the
+    window of unit 0 starting at input coordinate ``start`` (negative where
+    it reaches into the padding)."""
+
+    size: int
+    jump: int
+    start: int
+
+    def window(self, i: int) -> tuple[int, int]:
+        """[first, last + 1) input coordinates seen by output unit ``i``."""
+        first = self.start + i * self.jump
+        return first, first + self.size
+
+
+def _square(value, what: str, layer: nn.Module) -> int:
+    if isinstance(value, tuple):
+        if len(set(value)) != 1:
+            raise ValueError(f"{layer} has a non-square {what} {value}")
+        value = value[0]
+    return int(value)
+
+
+def receptive_field(layers: list[nn.Module]) -> ReceptiveField:
+    """Receptive field of the last of a chain of layers, from each conv's
+    and pool's kernel, stride, padding and dilation (other layers, such as
+    ReLU or BatchNorm, act per position and leave it unchanged)."""
+    size, jump, start = 1, 1, 0
+    for layer in layers:
+        if not isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            continue
+        k = _square(layer.kernel_size, "kernel", layer)
+        s = _square(layer.stride, "stride", layer)
+        p = _square(layer.padding, "padding", layer)
+        d = _square(getattr(layer, "dilation", 1), "dilation", layer)
+        size += (k - 1) * d * jump
+        start -= p * jump
+        jump *= s
+    return ReceptiveField(size, jump, start)
+
+
+def layers_until(model: nn.Module, layer: nn.Module) -> list[nn.Module]:
+    """The leaf modules of ``model`` in definition order, up to and
+    including ``layer`` (for a sequential model, the path to it)."""
+    leaves = [m for m in model.modules() if not list(m.children())]
+    if layer not in leaves:
+        raise ValueError(f"{layer} is not a leaf module of the model")
+    return leaves[:leaves.index(layer) + 1]
+
+
+@torch.no_grad()
+def strongest_responses(
+    model: nn.Module, layer: nn.Module, x: torch.Tensor,
+    batch_size: int = 500,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every image and channel of ``layer``: the largest response over
+    positions and the flat position where it occurs, both [N, C]."""
+    values, positions = [], []
+    for i in range(0, len(x), batch_size):
+        maps = feature_maps(model, x[i:i + batch_size], {"l": layer})["l"]
+        best = maps.flatten(2).max(dim=2)
+        values.append(best.values)
+        positions.append(best.indices)
+    return torch.cat(values), torch.cat(positions)
+
+
+def top_patches(
+    model: nn.Module, layer: nn.Module, x: torch.Tensor,
+    channels: list[int], k: int = 9,
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """For each of ``channels``: the ``k`` images of ``x`` with the largest
+    response, each cropped to the receptive field of its strongest unit
+    (Zeiler & Fergus 2014), as (patches [k, C, r, r], scores [k]).
+
+    Where the window reaches into the padding the crop is filled with 0,
+    as the convolution's padding is.
+    """
+    rf = receptive_field(layers_until(model, layer))
+    values, positions = strongest_responses(model, layer, x)
+    width = feature_maps(model, x[:1], {"l": layer})["l"].shape[-1]
+    if any(not 0 <= c < values.shape[1] for c in channels):
+        raise ValueError(
+            f"channels must be in [0, {values.shape[1]}), got {channels}")
+    pad = rf.size
+    padded = nn.functional.pad(x, (pad, pad, pad, pad))
+    result = {}
+    for channel in channels:
+        top = values[:, channel].topk(min(k, len(x)))
+        crops = []
+        for image in top.indices.tolist():
+            row, col = divmod(int(positions[image, channel]), width)
+            r0, r1 = rf.window(row)
+            c0, c1 = rf.window(col)
+            crops.append(padded[image, :, r0 + pad:r1 + pad,
+                                c0 + pad:c1 + pad])
+        result[channel] = (torch.stack(crops), top.values)
+    return result
+
+
+@dataclass(frozen=True)
+class FilterChange:
+    """How training changed each filter: the cosine similarity between its
+    initial and trained weights (1 = same pattern) and the ratio of their
+    norms (> 1 = grew)."""
+
+    cosine: torch.Tensor
+    scale: torch.Tensor
+
+
+def filter_change(before: torch.Tensor, after: torch.Tensor
+                  ) -> FilterChange:
+    """Compare filters [C_out, C_in, k, k] before and after training."""
+    if before.shape != after.shape:
+        raise ValueError(f"filter shapes differ: {tuple(before.shape)} vs "
+                         f"{tuple(after.shape)}")
+    b, a = before.flatten(1), after.flatten(1)
+    return FilterChange(nn.functional.cosine_similarity(b, a, dim=1),
+                        a.norm(dim=1) / b.norm(dim=1))

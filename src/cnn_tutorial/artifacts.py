@@ -7,19 +7,40 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Where the book keeps the cache, relative to the repository root, and as
+# the pages see it (they execute inside book/).
+CACHE_DIR = Path("book/_static/cifar")
+PAGE_CACHE_DIR = CACHE_DIR.relative_to("book")
 ARTEFACTS = {
     "samples": "samples.png",
-    "curves": "learning_curves.png",
-    "confusion": "confusion_cnn.png",
-    "filters": "conv1_filters.png",
-    "feature_maps": "feature_maps.png",
     "predictions": "predictions.png",
+    "maps_conv1": "feature_maps_conv1.png",
+    "maps_conv2": "feature_maps_conv2.png",
+    "patches_conv1": "top_patches_conv1.png",
+    "patches_conv2": "top_patches_conv2.png",
+    "cnn": "cnn_cifar10.pt",
     "metrics": "metrics.json",
 }
 MANIFEST = "manifest.json"
+# The runs of the cached CIFAR-10 experiment (``cifar.RUNS``), by the short
+# names the pages glue their numbers under, and the groups the pages show.
+RUN_SLUGS = {
+    "MLP": "mlp",
+    "CNN": "cnn",
+    "MLP, permuted pixels": "mlp_perm",
+    "CNN, permuted pixels": "cnn_perm",
+    "CNN + BatchNorm": "cnn_bn",
+    "CNN + augmentation": "cnn_aug",
+    "CNN + BatchNorm + augmentation": "cnn_bn_aug",
+}
+VERDICT_RUNS = ("MLP", "CNN")
+PERMUTED_RUNS = {"MLP": "MLP, permuted pixels",
+                 "CNN": "CNN, permuted pixels"}
+REAL_WORLD_RUNS = ("CNN", "CNN + BatchNorm", "CNN + augmentation",
+                   "CNN + BatchNorm + augmentation")
 
-# What the tutorial reports for CIFAR-10. Shown only, and labelled as
-# reported, when the measured cache is absent.
+# What the tutorial reports for CIFAR-10, always shown labelled as
+# reported, beside the measured numbers.
 REPORTED = {
     "MLP": {"test_acc": 0.52, "params": 1_700_000},
     "CNN": {"test_acc": 0.70, "params": 300_000},
@@ -36,15 +57,16 @@ def sha256(path: Path) -> str:
 
 
 def write_manifest(out_dir: Path, command: str,
-                   dataset_files: list[Path]) -> Path:
-    """Record the sha256 of every artefact and dataset file, and the
-    command that produced them, in ``out_dir/manifest.json``."""
+                   dataset: dict[str, str]) -> Path:
+    """Record the sha256 of every artefact, of the dataset (``dataset``:
+    name -> sha256) and the command that produced them, in
+    ``out_dir/manifest.json``."""
     out_dir = Path(out_dir)
     manifest = {
         "command": command,
         "artefacts": {name: sha256(out_dir / name)
                       for name in ARTEFACTS.values()},
-        "dataset": {p.name: sha256(p) for p in sorted(dataset_files)},
+        "dataset": dataset,
     }
     path = out_dir / MANIFEST
     path.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -69,7 +91,7 @@ class CifarCache:
         return self.folder / ARTEFACTS[key]
 
 
-def open_cache(folder: str | Path) -> CifarCache:
+def open_cache(folder: str | Path = PAGE_CACHE_DIR) -> CifarCache:
     """Check ``folder`` against its manifest and load the metrics.
 
     Never raises for a missing or altered cache: the problems are listed
@@ -100,49 +122,38 @@ def open_cache(folder: str | Path) -> CifarCache:
     return cache
 
 
-def verdict(cache: CifarCache) -> tuple[str, list[tuple[str, int, float]]]:
-    """(source label, rows of (model, parameters, test accuracy)).
+@dataclass(frozen=True)
+class VerdictRow:
+    """One model of the CIFAR-10 verdict: what the tutorial reports beside
+    what the cached run measured (``None`` when there is no cache)."""
 
-    Measured numbers from a verified cache; otherwise the tutorial's
-    reported figures, with a label saying so.
-    """
-    if cache.ok:
-        models = cache.metrics["models"]
-        rows = [(name, m["params"], m["test_acc"][-1])
-                for name, m in models.items()]
-        return "measured (cached CIFAR-10 run)", rows
-    rows = [(name, r["params"], r["test_acc"]) for name, r in
-            REPORTED.items()]
-    return "reported by the tutorial (not measured here)", rows
+    name: str
+    reported_params: int
+    reported_acc: float
+    params: int | None
+    test_acc: float | None
 
 
-def cache_report(cache: CifarCache):
-    """A Markdown admonition saying whether the page shows measured results
-    (and from which command) or the tutorial's reported figures."""
-    from IPython.display import Markdown
-
-    if cache.ok:
-        m = cache.metrics
-        return Markdown(
-            ":::{note}\nMeasured CIFAR-10 results, read from the cache and "
-            f"verified against its manifest: {m['epochs']} epochs on "
-            f"{m['device']}, seed {m['seed']}, torch {m['torch']}, made by "
-            f"`{cache.command}`.\n:::")
-    problems = "\n".join(f"- {p}" for p in cache.problems)
-    return Markdown(
-        ":::{warning}\nThe cached CIFAR-10 results are not available, so "
-        "this page shows **the figures the tutorial reports, not numbers "
-        f"measured here**.\n\n{problems}\n\nTo produce them, run "
-        "`python -m cnn_tutorial.cifar --download` (see the README, "
-        "\"Regenerating the CIFAR-10 figures\") and rebuild the book.\n:::")
+def verdict(cache: CifarCache) -> list[VerdictRow]:
+    """The tutorial's reported MLP and CNN figures, each beside the
+    measured ones from a verified cache."""
+    runs = cache.metrics.get("runs", {}) if cache.ok else {}
+    return [VerdictRow(name, r["params"], r["test_acc"],
+                       runs.get(name, {}).get("params"),
+                       runs.get(name, {}).get("test_acc"))
+            for name, r in REPORTED.items()]
 
 
-def show(cache: CifarCache, key: str):
-    """The cached figure ``key`` as an image, or a line saying it is not
-    there (never a stand-in figure)."""
-    from IPython.display import Image, Markdown
+def load_cnn(cache: CifarCache):
+    """The trained CIFAR-10 CNN exactly as the cached figures came from it
+    (``models.cifar_cnn`` with the cached ``state_dict``), in eval mode."""
+    import torch
 
-    if cache.ok:
-        return Image(filename=str(cache.path(key)))
-    return Markdown(f"*`{ARTEFACTS[key]}` is not available in this build: "
-                    "the CIFAR-10 cache is absent (see the warning above).*")
+    from .models import cifar_cnn
+
+    if not cache.ok:
+        raise FileNotFoundError(
+            "the CIFAR-10 cache is not usable: " + "; ".join(cache.problems))
+    model = cifar_cnn()
+    model.load_state_dict(torch.load(cache.path("cnn"), weights_only=True))
+    return model.eval()

@@ -1,12 +1,21 @@
 """Datasets as [N, C, H, W] tensors: scikit-learn digits (live) and CIFAR-10.
 
 The digits are what every live cell of the book trains on; CIFAR-10 is only
-read by :mod:`cnn_tutorial.cifar`, which pre-renders the cached figures.
+read by :mod:`cnn_tutorial.cifar`, which pre-renders the cached figures. It
+comes from either of two sources, decoded once into uint8 tensors:
+
+- the python release, a folder holding ``cifar-10-batches-py/`` (read with
+  ``torchvision.datasets.CIFAR10``, which can also download it);
+- an image-folder tree ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``,
+  either unpacked or still inside its ``.tar.gz`` (read in place), such as
+  the JPEG copy in ``../shared/data/cifar10-jpeg.tar.gz``.
 """
 from __future__ import annotations
 
+import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
@@ -20,14 +29,13 @@ CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
-# Per-channel mean and standard deviation of the CIFAR-10 training set.
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_FILES = (
     "batches.meta", "data_batch_1", "data_batch_2", "data_batch_3",
     "data_batch_4", "data_batch_5", "test_batch",
 )
+CIFAR10_SPLITS = ("train", "test")
+SHARED_ARCHIVE = "../shared/data/cifar10-jpeg.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -104,59 +112,223 @@ class CIFARDataMissing(FileNotFoundError):
     """CIFAR-10 is not on disk; the message says how to get it."""
 
 
-def cifar10_missing_message(data_dir: Path) -> str:
-    """What to tell a user whose ``data_dir`` holds no CIFAR-10."""
-    folder = Path(data_dir).resolve() / CIFAR10_FOLDER
+class CIFARDataError(ValueError):
+    """CIFAR-10 data that is there but wrong; the message says what."""
+
+
+def cifar10_missing_message(path: str | Path) -> str:
+    """What to tell a user whose ``path`` holds no CIFAR-10."""
+    where = Path(path).resolve()
     return (
-        f"CIFAR-10 was not found in {folder}\n"
-        f"Expected the python version of the dataset: {CIFAR10_FOLDER}/ "
-        f"with {', '.join(CIFAR10_FILES)}.\n"
-        "Get it (about 170 MB) with either of:\n"
-        f"  python -m cnn_tutorial.cifar --data-dir {data_dir} --download\n"
-        "  curl -O https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-        f" && tar -xzf cifar-10-python.tar.gz -C {data_dir}"
+        f"CIFAR-10 was not found at {where}\n"
+        "Expected either\n"
+        f"  - a folder holding {CIFAR10_FOLDER}/ (the python release: "
+        f"{', '.join(CIFAR10_FILES)}), or\n"
+        "  - an image-folder tree train/<class>/*.jpg and test/<class>/*.jpg"
+        " with the ten CIFAR-10 classes, unpacked or as a .tar.gz.\n"
+        "Get it with either of:\n"
+        "  python -m cnn_tutorial.cifar --images "
+        f"{SHARED_ARCHIVE}   (the JPEG copy on the build machines)\n"
+        "  python -m cnn_tutorial.cifar --data-dir data --download   "
+        "(the python release, about 170 MB, needs network)"
     )
 
 
-def cifar10(
-    data_dir: str | Path, download: bool = False, normalize: bool = True
-) -> Dataset:
-    """CIFAR-10 through ``torchvision.datasets.CIFAR10`` as [N, 3, 32, 32].
+@dataclass(frozen=True)
+class CifarSource:
+    """Where CIFAR-10 was read from: ``kind`` is ``python-release``,
+    ``image-archive`` or ``image-folder``; ``files`` are the files whose
+    sha256 identifies the data (the archive itself, or the pickles)."""
 
-    With ``normalize`` the standard per-channel mean/std is applied. Raises
-    :class:`CIFARDataMissing` (with download instructions) when the data is
-    absent and ``download`` is False.
-    """
-    from torchvision.datasets import CIFAR10
+    kind: str
+    path: Path
+    files: tuple[Path, ...]
 
-    data_dir = Path(data_dir)
-    if not download and not all(
-        (data_dir / CIFAR10_FOLDER / f).is_file() for f in CIFAR10_FILES
-    ):
-        raise CIFARDataMissing(cifar10_missing_message(data_dir))
+
+def find_cifar10(path: str | Path) -> CifarSource:
+    """Which CIFAR-10 source ``path`` is: a folder holding
+    ``cifar-10-batches-py/``, a ``.tar.gz`` of an image-folder tree, or the
+    unpacked tree itself (``train/`` and ``test/``, possibly one folder
+    down). Raises :class:`CIFARDataMissing` if it is none of them."""
+    path = Path(path)
+    if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
+        return CifarSource("image-archive", path, (path,))
+    if path.is_dir():
+        pickles = tuple(path / CIFAR10_FOLDER / f for f in CIFAR10_FILES)
+        if all(f.is_file() for f in pickles):
+            return CifarSource("python-release", path, pickles)
+        for root in (path, *sorted(p for p in path.iterdir() if p.is_dir())):
+            if all((root / split).is_dir() for split in CIFAR10_SPLITS):
+                return CifarSource("image-folder", root, ())
+    raise CIFARDataMissing(cifar10_missing_message(path))
+
+
+def _image_entries(source: CifarSource
+                   ) -> Iterator[tuple[str, str, str, bytes]]:
+    """(split, class, name, encoded bytes) of every image file."""
+    if source.kind == "image-folder":
+        for split in CIFAR10_SPLITS:
+            for file in sorted((source.path / split).glob("*/*")):
+                if file.is_file():
+                    yield split, file.parent.name, str(file), \
+                        file.read_bytes()
+        return
+    with tarfile.open(source.path, "r:*") as archive:
+        for member in archive:
+            parts = PurePosixPath(member.name).parts
+            if not member.isfile() or len(parts) < 3 \
+                    or parts[-3] not in CIFAR10_SPLITS:
+                continue
+            data = archive.extractfile(member).read()
+            yield parts[-3], parts[-2], f"{source.path}:{member.name}", data
+
+
+def _decode(name: str, encoded: bytes) -> torch.Tensor:
+    """One 32x32 RGB image file as uint8 [3, 32, 32]; the error names it."""
+    from torchvision.io import ImageReadMode, decode_image
+
+    try:
+        image = decode_image(torch.frombuffer(bytearray(encoded),
+                                              dtype=torch.uint8),
+                             mode=ImageReadMode.UNCHANGED)
+    except RuntimeError as err:
+        raise CIFARDataError(f"{name} is not a readable image ({err})"
+                             ) from None
+    if tuple(image.shape) != (3, 32, 32):
+        raise CIFARDataError(
+            f"{name} is not a 32x32 RGB image: it decodes to [C, H, W] = "
+            f"{list(image.shape)}")
+    return image
+
+
+def _read_image_tree(source: CifarSource, progress: bool) -> Dataset:
+    """Decode every image of an image-folder tree (or its archive)."""
+    from tqdm.auto import tqdm
+
+    images: dict[str, list[torch.Tensor]] = {s: [] for s in CIFAR10_SPLITS}
+    labels: dict[str, list[int]] = {s: [] for s in CIFAR10_SPLITS}
+    folders: dict[str, set[str]] = {s: set() for s in CIFAR10_SPLITS}
+    if source.kind == "image-folder":
+        for split in CIFAR10_SPLITS:
+            folders[split] = {p.name for p in (source.path / split).iterdir()
+                              if p.is_dir()}
+    entries = tqdm(_image_entries(source), desc="decoding CIFAR-10",
+                   unit=" images", disable=not progress)
+    for split, cls, name, encoded in entries:
+        folders[split].add(cls)
+        if cls not in CIFAR10_CLASSES:
+            _check_classes(split, folders[split], source)
+        images[split].append(_decode(name, encoded))
+        labels[split].append(CIFAR10_CLASSES.index(cls))
     splits = []
-    for train in (True, False):
-        ds = CIFAR10(str(data_dir), train=train, download=download)
-        splits.append(_cifar_split(ds.data, ds.targets, normalize))
+    for split in CIFAR10_SPLITS:
+        _check_classes(split, folders[split], source)
+        if not images[split]:
+            raise CIFARDataError(f"the {split} split of {source.path} has no "
+                                 "images")
+        splits.append(Split(torch.stack(images[split]),
+                            torch.tensor(labels[split], dtype=torch.int64)))
     return Dataset(splits[0], splits[1], CIFAR10_CLASSES)
 
 
-def _cifar_split(
-    data: np.ndarray, targets: list[int], normalize: bool
-) -> Split:
-    """uint8 [N, 32, 32, 3] images to a float [N, 3, 32, 32] :class:`Split`."""
-    x = torch.from_numpy(data).permute(0, 3, 1, 2).float() / 255.0
-    if normalize:
-        mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-        x = (x - mean) / std
-    return Split(x.contiguous(), torch.tensor(targets, dtype=torch.int64))
+def _check_classes(split: str, found: set[str], source: CifarSource) -> None:
+    if found != set(CIFAR10_CLASSES):
+        unexpected = sorted(found - set(CIFAR10_CLASSES))
+        missing = sorted(set(CIFAR10_CLASSES) - found)
+        raise CIFARDataError(
+            f"the {split} split of {source.path} does not have CIFAR-10's "
+            f"class folders: unexpected {unexpected}, missing {missing} "
+            f"(expected {', '.join(CIFAR10_CLASSES)})")
 
 
-def denormalize_cifar(x: torch.Tensor) -> torch.Tensor:
-    """Undo the CIFAR-10 normalisation, back to [0, 1] for display."""
-    mean = torch.tensor(CIFAR10_MEAN).view(-1, 1, 1)
-    std = torch.tensor(CIFAR10_STD).view(-1, 1, 1)
-    if x.dim() == 4:
-        mean, std = mean[None], std[None]
-    return (x * std + mean).clamp(0, 1)
+def _check_every_class(data: Dataset) -> None:
+    """Stop before training if a split lacks a class (figures and
+    per-class accuracies need every class in both splits)."""
+    for split_name in CIFAR10_SPLITS:
+        split = getattr(data, split_name)
+        counts = torch.bincount(split.y, minlength=len(data.classes))
+        absent = [data.classes[c] for c in range(len(counts))
+                  if counts[c] == 0]
+        if absent:
+            raise CIFARDataError(
+                f"the {split_name} split has no images of class "
+                f"{', '.join(absent)}: every class needs at least one "
+                "image in both splits")
+
+
+def cifar10_images(
+    path: str | Path, download: bool = False, progress: bool = False,
+) -> tuple[Dataset, CifarSource]:
+    """CIFAR-10 as uint8 images [N, 3, 32, 32] with labels, from either
+    source (see the module docstring), and where it came from.
+
+    Raises :class:`CIFARDataMissing` (saying how to get the data) if
+    ``path`` holds none, and :class:`CIFARDataError` naming the problem
+    (and the file) for wrong class folders, an empty split, a split without
+    some class, an unreadable image or one that is not 32x32 RGB.
+    """
+    path = Path(path)
+    if download:
+        from torchvision.datasets import CIFAR10
+
+        for train in (True, False):
+            CIFAR10(str(path), train=train, download=True)
+    source = find_cifar10(path)
+    if source.kind == "python-release":
+        from torchvision.datasets import CIFAR10
+
+        splits = []
+        for train in (True, False):
+            ds = CIFAR10(str(path), train=train)
+            splits.append(Split(
+                torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+                torch.tensor(ds.targets, dtype=torch.int64)))
+        images = Dataset(splits[0], splits[1], CIFAR10_CLASSES)
+    else:
+        images = _read_image_tree(source, progress)
+    _check_every_class(images)
+    return images, source
+
+
+def hold_out(split: Split, n_val: int, seed: int = 0) -> tuple[Split, Split]:
+    """(fit, validation): ``n_val`` images of ``split``, stratified by class
+    and fixed by ``seed``, held out for choosing the training schedule."""
+    if not 0 < n_val < len(split):
+        raise ValueError(f"n_val must be in (0, {len(split)}), got {n_val}")
+    fit_idx, val_idx = train_test_split(
+        np.arange(len(split)), test_size=n_val, random_state=seed,
+        stratify=split.y.numpy())
+    fit_idx, val_idx = torch.from_numpy(fit_idx), torch.from_numpy(val_idx)
+    return (Split(split.x[fit_idx], split.y[fit_idx]),
+            Split(split.x[val_idx], split.y[val_idx]))
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel mean and standard deviation, on the [0, 1] scale."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, x: torch.Tensor) -> "Normalization":
+        """The statistics of uint8 images ``x`` [N, 3, H, W]."""
+        pixels = x.double().div(255).transpose(0, 1).reshape(x.shape[1], -1)
+        return cls(tuple(pixels.mean(1).tolist()),
+                   tuple(pixels.std(1).tolist()))
+
+    def _stats(self, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (-1, 1, 1) if dims == 3 else (1, -1, 1, 1)
+        return (torch.tensor(self.mean).view(shape),
+                torch.tensor(self.std).view(shape))
+
+    def apply(self, split: Split) -> Split:
+        """uint8 images to float32, standardised per channel."""
+        mean, std = self._stats(4)
+        x = (split.x.float() / 255 - mean) / std
+        return Split(x.float().contiguous(), split.y)
+
+    def undo(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised images back to [0, 1], for display."""
+        mean, std = self._stats(x.dim())
+        return (x * std + mean).clamp(0, 1)

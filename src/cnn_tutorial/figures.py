@@ -374,7 +374,7 @@ def plot_accuracy_bars(results: Mapping[str, Mapping[str, float]],
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title(title)
-    ax.legend(frameon=False, loc="lower right")
+    fig.legend(frameon=False, loc="outside right upper")
     return fig
 
 
@@ -395,34 +395,61 @@ def plot_shift_curves(robustness: Mapping[str, Sequence[float]],
     return fig
 
 
-def plot_learning_curves(histories: Mapping[str, History | Mapping]
-                         ) -> Figure:
-    """Loss and accuracy per epoch; solid = test, dashed = train."""
-    fig, axes = _figure(1, 2, (9, 3.3))
+def plot_learning_curves(histories: Mapping[str, History | Mapping],
+                         held_out: str = "test") -> Figure:
+    """Loss and accuracy per epoch, dashed on the training set and solid on
+    the ``held_out`` split (``"test"``, or ``"val"`` for the CIFAR-10 runs,
+    whose kept epoch, ``best_epoch``, is marked with a dot)."""
+    from matplotlib.ticker import MaxNLocator
+
+    label = {"test": "test", "val": "validation"}[held_out]
+    fig, axes = _figure(1, 2, (6.9, 3.0))
     for i, (name, h) in enumerate(histories.items()):
         h = h.as_dict() if isinstance(h, History) else h
-        epochs = np.arange(1, len(h["test_loss"]) + 1)
+        epochs = np.arange(1, len(h[f"{held_out}_loss"]) + 1)
         color = _color(name, i)
         for ax, key, scale in ((axes[0, 0], "loss", 1),
                                (axes[0, 1], "acc", 100)):
             ax.plot(epochs, np.multiply(h[f"train_{key}"], scale), "--",
                     color=color, alpha=0.7)
-            ax.plot(epochs, np.multiply(h[f"test_{key}"], scale), "-",
-                    color=color, label=f"{name} (test)")
+            ax.plot(epochs, np.multiply(h[f"{held_out}_{key}"], scale), "-",
+                    color=color, label=name)
+            best = h.get("best_epoch")
+            if best:
+                ax.plot(best, scale * h[f"{held_out}_{key}"][best - 1], "o",
+                        color=color, ms=5)
     axes[0, 0].set_ylabel("cross-entropy loss")
     axes[0, 1].set_ylabel("accuracy (%)")
     for ax in axes.flat:
         ax.set_xlabel("epoch")
-    axes[0, 0].set_title("Loss (dashed: train)")
-    axes[0, 1].set_title("Accuracy (dashed: train)")
-    axes[0, 1].legend(frameon=False)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0, 0].set_title("Loss")
+    axes[0, 1].set_title("Accuracy")
+    handles, names = axes[0, 1].get_legend_handles_labels()
+    handles += [matplotlib.lines.Line2D([], [], color="gray", ls="--"),
+                matplotlib.lines.Line2D([], [], color="gray")]
+    names += ["training set", f"{label} set"]
+    if any(isinstance(h, Mapping) and h.get("best_epoch")
+           for h in histories.values()):
+        handles.append(matplotlib.lines.Line2D([], [], color="gray",
+                                               ls="", marker="o", ms=5))
+        names.append("kept epoch")
+    fig.legend(handles, names, loc="outside lower center", frameon=False,
+               ncols=min(len(names), 4))
     return fig
 
 
 def plot_confusion(y_true, y_pred, classes: Sequence[str]) -> Figure:
-    """Confusion matrix with counts printed in the cells."""
+    """Confusion matrix of predictions, with counts printed in the cells."""
     counts = confusion_matrix(_as_array(y_true), _as_array(y_pred),
                               labels=range(len(classes)))
+    return plot_confusion_counts(counts, classes)
+
+
+def plot_confusion_counts(counts, classes: Sequence[str]) -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted) with the
+    counts printed in the cells."""
+    counts = np.asarray(counts)
     size = 0.45 * len(classes) + 1.5
     fig, axes = _figure(size=(size + 0.8, size))
     ax = axes[0, 0]
@@ -440,4 +467,23 @@ def plot_confusion(y_true, y_pred, classes: Sequence[str]) -> Figure:
     ax.set_ylabel("true class")
     accuracy = np.trace(counts) / counts.sum()
     ax.set_title(f"Confusion matrix (accuracy {100 * accuracy:.1f} %)")
+    return fig
+
+
+def plot_per_class(accuracies: Mapping[str, Sequence[float]],
+                   classes: Sequence[str]) -> Figure:
+    """Test accuracy per class (rows) for each model (bars)."""
+    fig, axes = _figure(size=(6.9, 0.34 * len(classes) + 1.2))
+    ax = axes[0, 0]
+    height = 0.8 / len(accuracies)
+    ys = np.arange(len(classes))
+    for i, (name, accs) in enumerate(accuracies.items()):
+        ax.barh(ys + i * height, np.multiply(accs, 100), height,
+                label=name, color=_color(name, i))
+    ax.set_yticks(ys + 0.4 - height / 2, classes)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("test accuracy (%)")
+    fig.legend(frameon=False, loc="outside upper center",
+               ncols=len(accuracies))
     return fig

@@ -1,6 +1,6 @@
 import pytest
 
-from cnn_tutorial.tables import fmt_int, fmt_pct, markdown_table
+from cnn_tutorial.display import fmt_int, fmt_pct, markdown_table
 
 
 def test_number_formats():
