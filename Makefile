@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test browser-deps serve clean bench cifar linkcheck
+.PHONY: install mathjax book test browser-deps serve clean bench cifar linkcheck
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,7 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-book: install
+mathjax:
+	bash scripts/install_mathjax.sh
+
+book: install mathjax
 	$(JB) build . -W --keep-going
 	@echo "Book built: $(CURDIR)/_build/html/index.html  (view it with: make serve)"
 
@@ -41,5 +44,5 @@ linkcheck: install   # external links; needs network (internal links are checked
 bench: install
 	$(PY) scripts/bench.py
 
-cifar: install
-	$(PY) -m cnn_tutorial.cifar --download
+cifar: install   # about an hour on 2 CPU cores; see the README
+	$(PY) -m cnn_tutorial.cifar --images ../shared/data/cifar10-jpeg.tar.gz

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Best-effort install of what the browser test needs: Debian's Chromium and a
-# local copy of MathJax 3 (the site loads MathJax from a CDN; the offline test
-# serves this copy in its place). Without them the browser test is skipped
-# with a reason, never failed.
+# local copy of MathJax 3 (which the built site serves itself). Without them
+# the browser test is skipped with a reason.
 set -u
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -15,12 +14,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: chromium not found and not root: the browser test will be skipped"
   fi
 fi
-if [ ! -f .cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js ]; then
-  if command -v npm >/dev/null 2>&1; then
-    npm install --silent --no-audit --no-fund --prefix .cache/mathjax mathjax@3 >/dev/null \
-      || echo "warning: could not install mathjax; the browser test will be skipped"
-  else
-    echo "note: npm not found: the browser test will be skipped"
-  fi
-fi
+bash scripts/install_mathjax.sh
 exit 0

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import ROOT, has_browser
+from conftest import has_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
@@ -20,8 +20,6 @@ PAGES = ["book/intro.html", "book/01_why_cnns.html",
          "book/02_convolution.html", "book/03_opened_up.html",
          "book/references.html", "book/execution.html"]
 MATH_PAGES = PAGES[:4]
-MATHJAX_CDN = "cdn.jsdelivr.net/npm/mathjax@3/"
-MATHJAX_LOCAL = ROOT / ".cache/mathjax/node_modules/mathjax"
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu",
     "--disable-dev-shm-usage", "--disable-background-networking",
@@ -61,9 +59,8 @@ def screenshots(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def page(browser):
-    """A page whose only outside request, MathJax from its CDN, is served
-    from the local npm copy; any other outside request is recorded and
-    refused (the site must work offline apart from MathJax)."""
+    """A page whose outside requests are recorded and refused: the site,
+    MathJax included, must work offline."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.external = []
@@ -73,9 +70,6 @@ def page(browser):
         url = urlparse(r.request.url)
         if url.hostname in ("127.0.0.1", "localhost"):
             return r.continue_()
-        if MATHJAX_CDN in r.request.url:
-            rel = r.request.url.split(MATHJAX_CDN, 1)[1].split("?")[0]
-            return r.fulfill(path=str(MATHJAX_LOCAL / rel))
         pg.external.append(r.request.url)
         return r.abort()
 

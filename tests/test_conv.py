@@ -131,9 +131,35 @@ def test_worked_sum_is_the_output_cell():
     terms, value = conv.worked_sum(x, k, 1, 0, stride=2, padding=1)
     assert value == out[0, 0, 1, 0]
     assert len(terms.split(" + ")) == 9
-    assert eval(terms.replace("×", "*")) == value
+    assert eval(terms.replace("×", "*").replace("\u2212", "-")) == value
+    assert "-" not in terms and "×(\u22121)" in terms   # 4×(−1), not 4×-1
     with pytest.raises(ValueError, match="outside"):
         conv.worked_sum(x, k, 5, 5)
+
+
+@pytest.mark.parametrize("n, padding, stride", [(5, 0, 1), (6, 1, 1),
+                                                (7, 1, 2)])
+def test_conv_matrix_is_the_convolution(n, padding, stride):
+    import torch
+
+    rng = np.random.default_rng(n)
+    kernel = rng.normal(size=(3, 3))
+    x = rng.normal(size=(n, n))
+    w = conv.conv_matrix(kernel, n, padding, stride)
+    o = conv.output_size(n, 3, padding, stride)
+    assert w.shape == (o * o, n * n)
+    expected = torch.nn.functional.conv2d(
+        torch.tensor(x)[None, None], torch.tensor(kernel)[None, None],
+        stride=stride, padding=padding)
+    assert np.allclose(w @ x.ravel(), expected.numpy().ravel())
+    # locality: at most k*k non-zeros per row; sharing: only kernel values
+    assert ((w != 0).sum(1) <= 9).all()
+    assert set(np.unique(w[w != 0])) <= set(kernel.ravel())
+    if padding == 0 and stride == 1:
+        assert all(sorted(row[row != 0]) == sorted(kernel.ravel())
+                   for row in w)
+    with pytest.raises(ValueError, match="2-D"):
+        conv.conv_matrix(kernel[None], n)
 
 
 def test_translation_equivariance():
@@ -170,3 +196,44 @@ def test_worked_pool_matches_pooling():
         x[None, None], 2)[0, 0, 1, 0]
     with pytest.raises(ValueError, match="outside"):
         conv.worked_pool(x, 2, 2, 0)
+
+
+def test_conv1d_matches_torch_and_finds_the_pattern():
+    import torch
+
+    from cnn_tutorial import data
+
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(2, 3, 20)), rng.normal(size=(4, 3, 5))
+    b = rng.normal(size=4)
+    for stride, padding in ((1, 0), (2, 2)):
+        expected = torch.nn.functional.conv1d(
+            torch.tensor(x), torch.tensor(w), torch.tensor(b),
+            stride=stride, padding=padding).numpy()
+        assert np.allclose(conv.conv1d(x, w, b, stride, padding), expected)
+    with pytest.raises(ValueError, match=r"\[N, C, L\]"):
+        conv.conv1d(x[0], w)
+    signal, pattern = data.pattern_signal(starts=(30, 95, 150), seed=0)
+    response = conv.conv1d(signal[None, None], pattern[None, None])[0, 0]
+    top3 = sorted(np.argsort(response)[-3:])
+    assert top3 == [30, 95, 150]
+    with pytest.raises(ValueError, match="start"):
+        data.pattern_signal(length=50, starts=(45,))
+
+
+def test_worked_channel_sum_is_the_output_cell():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, (3, 3, 3)).astype(float)
+    w = rng.integers(-1, 2, (2, 3, 2, 2)).astype(float)
+    b = np.array([1.0, -2.0])
+    out = conv.conv2d(x[None], w, b)[0]
+    for f, i, j in ((0, 0, 0), (1, 1, 0)):
+        text = conv.worked_channel_sum(x, w, b, f, i, j)
+        assert text.count("(") >= 3
+        total = text.rsplit(" = ", 1)[1].replace("\u2212", "-")
+        assert float(total) == out[f, i, j]
+        expression = text.split(" = ")[0]
+        assert eval(expression.replace("×", "*").replace("\u2212", "-")) \
+            == out[f, i, j]
+    with pytest.raises(ValueError, match="same"):
+        conv.worked_channel_sum(x[:2], w, b, 0, 0, 0)

@@ -122,6 +122,36 @@ def receptive_field(layers: list[nn.Module]) -> ReceptiveField:
     return ReceptiveField(size, jump, start)
 
 
+def measured_receptive_field(
+    model: nn.Module, layer: nn.Module, input_shape: tuple[int, int, int],
+    i: int, j: int, samples: int = 32, seed: int = 0,
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The input rows and columns, as [first, last + 1), that influence
+    position (i, j) of ``layer``'s output (all channels): the pixels where
+    its gradient is non-zero for any of ``samples`` random inputs. Max
+    pooling passes the gradient through one pixel per window and a ReLU
+    none through a negative unit, so one input can miss part of the field;
+    the union over many does not."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(samples, *input_shape, generator=generator,
+                    requires_grad=True)
+    captured = {}
+    handle = layer.register_forward_hook(
+        lambda _m, _inp, out: captured.__setitem__("out", out))
+    try:
+        model.eval()
+        model(x)
+    finally:
+        handle.remove()
+    captured["out"][:, :, i, j].sum().backward()
+    rows, cols = (x.grad.abs().sum(dim=(0, 1)) > 0).nonzero(as_tuple=True)
+    if len(rows) == 0:
+        raise ValueError(f"no input pixel influences unit ({i}, {j}) for "
+                         f"these {samples} inputs")
+    return ((int(rows.min()), int(rows.max()) + 1),
+            (int(cols.min()), int(cols.max()) + 1))
+
+
 def layers_until(model: nn.Module, layer: nn.Module) -> list[nn.Module]:
     """The leaf modules of ``model`` in definition order, up to and
     including ``layer`` (for a sequential model, the path to it)."""
@@ -199,3 +229,32 @@ def filter_change(before: torch.Tensor, after: torch.Tensor
     b, a = before.flatten(1), after.flatten(1)
     return FilterChange(nn.functional.cosine_similarity(b, a, dim=1),
                         a.norm(dim=1) / b.norm(dim=1))
+
+
+@dataclass(frozen=True)
+class ReceptiveFieldRow:
+    """One layer's receptive field, from the arithmetic and as measured."""
+
+    name: str
+    size: int
+    jump: int
+    measured: int
+
+
+def receptive_field_table(
+    model: nn.Module, layers: dict[str, nn.Module],
+    input_shape: tuple[int, int, int], position: int,
+) -> list[ReceptiveFieldRow]:
+    """For each named layer: the receptive-field size and jump by the
+    arithmetic of :func:`receptive_field`, and the size measured with
+    gradients at unit (``position``, ``position``), which must lie far
+    enough from the border for the field to fit."""
+    rows = []
+    for name, layer in layers.items():
+        rf = receptive_field(layers_until(model, layer))
+        (r0, r1), (c0, c1) = measured_receptive_field(
+            model, layer, input_shape, position, position)
+        if (r1 - r0) != (c1 - c0):
+            raise ValueError(f"{name}: measured field is not square")
+        rows.append(ReceptiveFieldRow(name, rf.size, rf.jump, r1 - r0))
+    return rows

@@ -179,9 +179,65 @@ def worked_sum(
     if patch.shape != kernel.shape:
         raise ValueError(f"output cell ({i}, {j}) lies outside the output")
     terms = " + ".join(
-        f"{a:g}×{b:g}" for a, b in zip(patch.ravel(), kernel.ravel())
+        f"{_factor(a)}×{_factor(b)}"
+        for a, b in zip(patch.ravel(), kernel.ravel())
     )
     return terms, float(np.sum(patch * kernel))
+
+
+def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
+           stride: int = 1, padding: int = 0) -> np.ndarray:
+    """1-D convolution of signals [N, C, L] with kernels [F, C, k]: the 2-D
+    one on images of height 1 (as ``torch.nn.functional.conv1d``)."""
+    x, w = np.asarray(x), np.asarray(w)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"conv1d takes signals [N, C, L] and kernels "
+                         f"[F, C, k], got {x.shape} and {w.shape}")
+    if padding:
+        x = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    return conv2d(x[:, :, None], w[:, :, None], b, stride=stride)[:, :, 0]
+
+
+def worked_channel_sum(x: np.ndarray, w: np.ndarray, b: np.ndarray,
+                       f: int, i: int, j: int) -> str:
+    """Output (f, i, j) of a multi-channel conv (stride 1, no padding)
+    written out: one bracket of products per input channel, plus the bias,
+    e.g. ``"(1×0 + …) + (…) + (…) + 1 = 2 + 0 + 3 + 1 = 6"``."""
+    x, w = np.asarray(x), np.asarray(w)
+    if x.ndim != 3 or w.ndim != 4 or w.shape[1] != x.shape[0]:
+        raise ValueError(f"need x [C, H, W] and w [F, C, k, k] with the same "
+                         f"C, got {x.shape} and {w.shape}")
+    parts = [worked_sum(x[c], w[f, c], i, j) for c in range(x.shape[0])]
+    values = [v for _, v in parts] + [float(b[f])]
+    brackets = " + ".join(f"({terms})" for terms, _ in parts)
+    return (f"{brackets} + {_factor(b[f])} = "
+            f"{' + '.join(_factor(v) for v in values)} = "
+            f"{sum(values):g}".replace("-", "\u2212"))
+
+
+def _factor(v: float) -> str:
+    """A number as a factor in a printed product: 3, or (−1) with a true
+    minus sign."""
+    return f"(\u2212{-v:g})" if v < 0 else f"{v:g}"
+
+
+def conv_matrix(kernel: np.ndarray, n: int, padding: int = 0,
+                stride: int = 1) -> np.ndarray:
+    """The dense matrix ``W`` [o*o, n*n] of a single-channel convolution of
+    an n x n input: ``W @ x.ravel() == conv2d(x, kernel).ravel()``.
+
+    A convolution is linear, so its matrix has as column p the output for
+    the p-th basis image (a single 1 at pixel p). Most entries are zero
+    (locality) and every row repeats the same k*k kernel values (weight
+    sharing): a CNN layer is a dense layer with tied, mostly-zero weights.
+    """
+    kernel = np.asarray(kernel, dtype=float)
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be 2-D [k, k], got {kernel.shape}")
+    basis = np.eye(n * n).reshape(n * n, 1, n, n)
+    images = conv2d(basis, kernel[None, None], stride=stride,
+                    padding=padding)
+    return images.reshape(n * n, -1).T
 
 
 def worked_pool(x: np.ndarray, k: int, i: int, j: int) -> tuple[str, str]:

@@ -108,6 +108,26 @@ def sample_photo(name: str = "china.jpg", size: int | None = None
         align_corners=False)[0].clamp(0, 1)
 
 
+def pattern_signal(
+    length: int = 200, starts: tuple[int, ...] = (30, 95, 150),
+    noise: float = 0.5, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy time series with a short pattern (one period of a sine,
+    12 samples) added at ``starts``; returns (signal, pattern).
+
+    For chapter 2's 1-D convolution: the pattern is where a detector with
+    shared weights should fire.
+    """
+    pattern = np.sin(np.linspace(0, 2 * np.pi, 12, endpoint=False))
+    if any(not 0 <= s <= length - len(pattern) for s in starts):
+        raise ValueError(f"every start must be in [0, {length - 12}], got "
+                         f"{starts}")
+    signal = np.random.default_rng(seed).normal(0, noise, length)
+    for s in starts:
+        signal[s:s + len(pattern)] += 2 * pattern
+    return signal, pattern
+
+
 class CIFARDataMissing(FileNotFoundError):
     """CIFAR-10 is not on disk; the message says how to get it."""
 

@@ -22,8 +22,13 @@ from sklearn.metrics import confusion_matrix
 from .train import History
 
 INPUT_CMAP = "Blues"
+INPUT_COLOR = "#2171b5"      # a line or band drawn from the input
+OUTPUT_COLOR = "#01665e"     # a line drawn from the output
 OUTPUT_CMAP = "GnBu"
 SIGNED_CMAP = "RdBu_r"
+DIGIT_CMAP = "gray_r"        # digits: ink (high values) dark on white
+PHOTO_CMAP = "gray"          # photos: bright stays bright
+WINDOW_EDGE = "#d95f02"      # a neighbourhood marked on an image
 WINDOW = dict(facecolor="black", alpha=0.25, edgecolor="black", lw=2.5)
 MODEL_COLORS = {"MLP": "#d95f02", "CNN": "#1b9e77"}
 EXTRA_COLORS = ("#7570b3", "#e7298a", "#66a61e", "#e6ab02")
@@ -111,7 +116,7 @@ def image_grid(
     titles: Sequence[str] | None = None,
     ncols: int = 8,
     signed: bool | Sequence[bool] = False,
-    cmap: str = "gray_r",
+    cmap: str = DIGIT_CMAP,
     suptitle: str | None = None,
     tile: float = 1.1,
     scale_rgb: bool = True,
@@ -222,7 +227,7 @@ def plot_conv_step(
     x, kernel, out = _as_array(x), _as_array(kernel), _as_array(out)
     xp = np.pad(x, padding)
     k = kernel.shape[0]
-    fig, axes = _figure(1, 3, (9, 3.3),
+    fig, axes = _figure(1, 3, (6.9, 2.9),
                         width_ratios=[xp.shape[1], k + 1, out.shape[1] + 1])
     _draw_grid(axes[0, 0], xp, INPUT_CMAP, pad=padding)
     _window(axes[0, 0], i * stride, j * stride, k, k)
@@ -251,7 +256,7 @@ def plot_conv_positions(
     positions = [(r, c) for r in range(o) for c in range(o)][:max_panels]
     ncols = min(len(positions), o if o <= 5 else 5)
     nrows = -(-len(positions) // ncols)
-    fig, axes = _figure(nrows, ncols, (1.7 * ncols, 1.7 * nrows + 0.5))
+    fig, axes = _figure(nrows, ncols, (1.35 * ncols, 1.35 * nrows + 0.5))
     side = n + 2 * padding
     inside = np.zeros((side, side))
     inside[padding:padding + n, padding:padding + n] = 1
@@ -283,7 +288,7 @@ def plot_pooling(
 ) -> Figure:
     """A feature map with its k x k pooling windows, and both pooled maps."""
     x, max_out, avg_out = map(_as_array, (x, max_out, avg_out))
-    fig, axes = _figure(1, 3, (9, 3.2), width_ratios=[2, 1, 1])
+    fig, axes = _figure(1, 3, (6.9, 3.0), width_ratios=[2, 1, 1])
     _draw_grid(axes[0, 0], x, INPUT_CMAP)
     for r in range(0, x.shape[0] - k + 1, k):
         for c in range(0, x.shape[1] - k + 1, k):
@@ -298,41 +303,56 @@ def plot_pooling(
 
 
 def plot_flattening(image, row: int, col: int,
-                    channel_names: Sequence[str] | None = None) -> Figure:
+                    thumbnail=None) -> Figure:
     """[C, H, W] image with a 3x3 neighbourhood marked, and the same nine
-    pixels per channel in the flattened vector (C*H*W long)."""
+    pixels per channel in the flattened vector (C*H*W long).
+
+    Gray images use the digits' map (ink dark); each colour channel runs
+    from black to full red, green or blue, so bright stays bright.
+    ``thumbnail`` ([3, H', W'] in [0, 1]) adds the photo itself at full
+    resolution, for recognising it.
+    """
     image = _as_array(image)
     if image.ndim != 3:
         raise ValueError(f"expected one image [C, H, W], got {image.shape}")
     c, h, w = image.shape
-    names = channel_names or (["gray"] if c == 1 else ["R", "G", "B"])
-    cmaps = ["gray_r"] if c == 1 else ["Reds", "Greens", "Blues"]
-    fig = Figure(figsize=(2.4 * c + 1, 4.2), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3, 1.2])
-    axes = top.subplots(1, c, squeeze=False)[0]
+    names = ["gray"] if c == 1 else ["red", "green", "blue"]
+    cmaps = [DIGIT_CMAP] if c == 1 else [
+        matplotlib.colors.LinearSegmentedColormap.from_list(
+            name, ["black", name]) for name in names]
+    extra = thumbnail is not None
+    fig = Figure(figsize=(6.9 if c > 1 else 3.6, 3.6 if c > 1 else 4.2),
+                 layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[2.4, 1.2])
+    axes = list(top.subplots(1, c + extra, squeeze=False)[0])
+    if extra:
+        ax = axes.pop(0)
+        ax.imshow(_to_rgb(_as_array(thumbnail), scale=False))
+        ax.set_title("the photo")
+        ax.set_axis_off()
     rows = [r for r in range(row - 1, row + 2) if 0 <= r < h]
     cols = [q for q in range(col - 1, col + 2) if 0 <= q < w]
     for ch, ax in enumerate(axes):
         ax.imshow(image[ch], cmap=cmaps[ch], interpolation="nearest")
         ax.add_patch(Rectangle((cols[0] - 0.5, rows[0] - 0.5), len(cols),
-                               len(rows), fill=False, edgecolor="black",
+                               len(rows), fill=False, edgecolor=WINDOW_EDGE,
                                lw=2))
-        ax.set_title(f"channel {names[ch]}  ({h}x{w})")
+        ax.set_title(f"{names[ch]} ({h}×{w})")
         ax.set_xticks([])
         ax.set_yticks([])
     ax = bottom.subplots()
     flat = image.reshape(-1)
-    ax.imshow(flat[None, :], cmap="gray_r", aspect="auto",
-              interpolation="nearest")
+    ax.imshow(flat[None, :], cmap=DIGIT_CMAP if c == 1 else PHOTO_CMAP,
+              aspect="auto", interpolation="nearest")
     positions = [ch * h * w + r * w + q
                  for ch in range(c) for r in rows for q in cols]
     for p in positions:
-        ax.axvline(p, color="#d95f02", lw=1.5)
+        ax.axvline(p, color=WINDOW_EDGE, lw=1.5)
     ax.set_yticks([])
     ax.set_xlabel("position in the flattened vector")
     ax.set_title(
-        f"the 3x3 neighbourhood's {len(positions)} values now span "
-        f"positions {min(positions)}-{max(positions)} of {flat.size}")
+        f"the 3×3 neighbourhood's {len(positions)} values now span "
+        f"positions {min(positions)}–{max(positions)} of {flat.size}")
     return fig
 
 
@@ -486,4 +506,74 @@ def plot_per_class(accuracies: Mapping[str, Sequence[float]],
     ax.set_xlabel("test accuracy (%)")
     fig.legend(frameon=False, loc="outside upper center",
                ncols=len(accuracies))
+    return fig
+
+
+def plot_conv_matrix(matrix, kernel, n: int) -> Figure:
+    """The dense matrix of a convolution (one row per output pixel, one
+    column per input pixel), zeros white, next to the kernel it repeats."""
+    matrix, kernel = _as_array(matrix), _as_array(kernel)
+    fig, axes = _figure(1, 2, (6.9, 3.2), width_ratios=[4, 1])
+    vmax = np.abs(kernel).max() or 1.0
+    ax = axes[0, 0]
+    ax.imshow(np.where(matrix == 0, np.nan, matrix), cmap=SIGNED_CMAP,
+              vmin=-vmax, vmax=vmax, interpolation="nearest")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"input pixel ({n} × {n} = {n * n})")
+    ax.set_ylabel(f"output pixel ({matrix.shape[0]})")
+    ax.set_title(f"dense matrix: {np.count_nonzero(matrix)} of "
+                 f"{matrix.size} entries non-zero")
+    _draw_grid(axes[0, 1], kernel, SIGNED_CMAP, signed=True)
+    axes[0, 1].set_title(f"kernel: {kernel.size} numbers")
+    return fig
+
+
+def plot_signal_detection(signal, pattern, response, starts) -> Figure:
+    """A noisy signal with the pattern's true positions shaded, and a 1-D
+    convolution's response to it, one value per window start."""
+    signal, response = _as_array(signal), _as_array(response)
+    fig, axes = _figure(2, 1, (6.9, 3.6), sharex=True)
+    top, bottom = axes[0, 0], axes[1, 0]
+    for s in starts:
+        for ax in (top, bottom):
+            ax.axvspan(s, s + len(pattern) - 1, color=INPUT_COLOR,
+                       alpha=0.15, lw=0)
+    top.plot(signal, color=INPUT_COLOR, lw=1)
+    top.set_ylabel("signal")
+    top.set_title("Noisy signal; shaded: where the pattern was added")
+    bottom.plot(response, color=OUTPUT_COLOR, lw=1.2)
+    bottom.set_ylabel("response")
+    bottom.set_xlabel("time step (window start)")
+    bottom.set_title(f"1-D convolution with the {len(pattern)}-sample "
+                     "pattern as kernel")
+    return fig
+
+
+def plot_channels(x, w, out, bias) -> Figure:
+    """A multi-channel convolution with numbers in every cell: one row per
+    input channel (the channel and each filter's slice for it) and the
+    outputs, which sum over all channels. The window of output cell (0, 0)
+    is overlaid on every channel and that cell of output 0 outlined."""
+    x, w, out = _as_array(x), _as_array(w), _as_array(out)
+    c_in, c_out = x.shape[0], w.shape[0]
+    fig, axes = _figure(c_in, c_out + 2, (6.9, 1.55 * c_in + 0.4),
+                        layout="constrained")
+    for c in range(c_in):
+        _draw_grid(axes[c, 0], x[c], INPUT_CMAP)
+        _window(axes[c, 0], 0, 0, *w.shape[2:])
+        axes[c, 0].set_title(f"input channel {c}")
+        for f in range(c_out):
+            _draw_grid(axes[c, f + 1], w[f, c], SIGNED_CMAP, signed=True)
+            axes[c, f + 1].set_title(f"filter {f}, slice {c}")
+    for c in range(c_in):
+        axes[c, -1].set_axis_off()
+    for f in range(c_out):
+        ax = axes[f, -1]
+        ax.set_axis_on()
+        _draw_grid(ax, out[f], OUTPUT_CMAP)
+        ax.set_title(f"output {f} (bias {bias[f]:g})")
+    axes[0, -1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False,
+                                    edgecolor="black", lw=2.5))
     return fig

@@ -107,26 +107,42 @@ class TwoBlockCNN(nn.Module):
         return self.classifier(self.block2(self.block1(x)))
 
 
-def digits_models(seed: int = 0) -> dict[str, nn.Module]:
-    """The MLP and CNN the live cells compare on the 8x8 digits, with
-    weights initialised from ``seed``."""
+def digits_mlp(seed: int = 0) -> MLP:
+    """The MLP the live cells train on the 8x8 digits (64 -> 512 -> 256 ->
+    10), initialised from ``seed``."""
     torch.manual_seed(seed)
-    return {
-        "MLP": MLP(64, hidden=(512, 256)),
-        "CNN": digits_cnn(),
-    }
+    return MLP(64, hidden=(512, 256))
 
 
-def digits_cnn(batch_norm: bool = False, seed: int | None = None
-               ) -> TwoBlockCNN:
-    """The 2-conv-block CNN for 8x8 digits: 8x8 -> 4x4 -> 2x2 maps.
-
-    With ``seed`` the initial weights are reproducible.
-    """
-    if seed is not None:
-        torch.manual_seed(seed)
+def digits_cnn(batch_norm: bool = False, seed: int = 0) -> TwoBlockCNN:
+    """The 2-conv-block CNN for 8x8 digits (8x8 -> 4x4 -> 2x2 maps),
+    initialised from ``seed``: the same call gives the same weights on
+    every page."""
+    torch.manual_seed(seed)
     return TwoBlockCNN(1, 8, widths=(32, 64), hidden=64,
                        batch_norm=batch_norm)
+
+
+def digits_models(seed: int = 0) -> dict[str, nn.Module]:
+    """The MLP and CNN the live cells compare on the 8x8 digits, each
+    initialised from ``seed`` by its own constructor."""
+    return {"MLP": digits_mlp(seed), "CNN": digits_cnn(seed=seed)}
+
+
+def permuted_twin(mlp: MLP, perm: torch.Tensor) -> MLP:
+    """A copy of ``mlp`` whose first layer reads pixels permuted by
+    ``perm``: ``twin(permute_pixels(x, perm)) == mlp(x)`` for every
+    single-channel ``x``, up to float rounding."""
+    import copy
+
+    twin = copy.deepcopy(mlp)
+    first = twin.net[1]
+    if first.in_features != len(perm):
+        raise ValueError(f"perm has {len(perm)} positions, the first layer "
+                         f"{first.in_features} inputs")
+    with torch.no_grad():
+        first.weight.copy_(first.weight[:, perm])
+    return twin
 
 
 def pretrained_backbone(
