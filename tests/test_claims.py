@@ -45,3 +45,18 @@ def test_shifts_hurt_both_and_the_cnn_keeps_more(claims):
             assert accs["shift1"] < 0.75, seed
         assert c["CNN"]["shift1"] > c["MLP"]["shift1"], seed
         assert c["CNN"]["shift2"] > c["MLP"]["shift2"], seed
+
+
+@pytest.fixture(scope="module")
+def augmented(digits):
+    return {seed: experiments.augmentation_claims(digits, seed)
+            for seed in SEEDS}
+
+
+def test_augmentation_buys_shift_robustness_at_a_price(augmented):
+    """Chapter 3: 'On digits shifted by two pixels the augmented CNN keeps
+    ... against ... without augmentation. The price: on the unshifted test
+    set it scores ...' (lower)."""
+    for seed, a in augmented.items():
+        assert a["augmented_shift2"] > a["plain_shift2"] + 0.3, seed
+        assert a["augmented"] < a["plain"], seed

@@ -15,7 +15,7 @@ from .models import digits_cnn, digits_models, permuted_twin
 from .params import count_params
 from .train import History, evaluate, fit
 from .transforms import (
-    permute_pixels, pixel_permutation, shift_images, shifts_of,
+    augmentation, permute_pixels, pixel_permutation, shift_images, shifts_of,
 )
 
 # Training settings for every live digits run (>= 98 % CNN in a few s).
@@ -163,3 +163,18 @@ def digits_claims(data: Dataset, seed: int) -> dict[str, dict[str, float]]:
                "shift2": shifts[name][1]}
         for name in trained
     }
+
+
+def augmentation_claims(data: Dataset, seed: int) -> dict[str, float]:
+    """The numbers chapter 3 compares for augmentation, for one seed:
+    unshifted and 2-pixel-shifted test accuracy of the plain and the
+    augmented digits CNN."""
+    plain = train_digits_cnn(data, seed=seed)
+    augmented = train_digits_cnn(data, seed=seed,
+                                 augment=augmentation(seed=seed))
+    shifted = shift_experiment({"plain": plain.model,
+                                "augmented": augmented.model},
+                               data.test, (2,))
+    return {"plain": plain.test_acc, "augmented": augmented.test_acc,
+            "plain_shift2": shifted["plain"][0],
+            "augmented_shift2": shifted["augmented"][0]}

@@ -1,0 +1,17 @@
+"""The book's own CSS (book/_ext/static/tutorial.css): tables readable at
+phone width, figures kept on white in dark mode."""
+from __future__ import annotations
+
+from pathlib import Path
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _add_static(app) -> None:
+    app.config.html_static_path.append(str(STATIC))
+
+
+def setup(app):
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("tutorial.css")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
