@@ -5,7 +5,8 @@ import sys
 
 from conftest import ROOT
 
-spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts/bench.py")
+spec = importlib.util.spec_from_file_location("bench",
+                                              ROOT / "scripts/bench.py")
 bench = importlib.util.module_from_spec(spec)
 sys.modules["bench"] = bench            # dataclasses look their module up
 spec.loader.exec_module(bench)

@@ -6,12 +6,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-
 import yaml
+from conftest import ROOT
 
 from cnn_tutorial import artifacts, conv, params
 from cnn_tutorial.display import cifar_numbers, fmt_int, fmt_pct
-from conftest import ROOT
 
 pytestmark = pytest.mark.book
 
@@ -41,7 +40,8 @@ def test_chapters_hold_executed_outputs(built_book, page):
     pngs = re.findall(r'<img[^>]+src="([^"]+\.png)"', raw)
     assert len(pngs) >= 4
     for src in pngs:
-        assert (built_book / page).parent.joinpath(unquote(src)).resolve().is_file()
+        target = (built_book / page).parent.joinpath(unquote(src))
+        assert target.resolve().is_file()
 
 
 def test_chapter1_prints_the_computed_numbers(built_book):

@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, build_book_strictly
 from test_book import text_of
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from conftest import has_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]

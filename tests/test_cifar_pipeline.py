@@ -6,9 +6,9 @@ import sys
 
 import pytest
 import torch
+from conftest import write_fake_image_tree
 
 from cnn_tutorial import artifacts, cifar, data, models
-from conftest import write_fake_image_tree
 
 ARGS = ["--epochs", "2", "--batch-size", "50", "--no-progress",
         "--device", "cpu"]

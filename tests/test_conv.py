@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnn_tutorial import conv
 
@@ -180,7 +181,8 @@ def test_kernels_behave():
     assert np.abs(conv.conv2d(edge, sx)).max() > 0
     assert np.abs(conv.conv2d(edge, sy)).max() == 0
     flat = np.ones((1, 1, 5, 5))
-    np.testing.assert_allclose(conv.conv2d(flat, conv.KERNELS["blur"][None, None]), 1)
+    blur = conv.KERNELS["blur"][None, None]
+    np.testing.assert_allclose(conv.conv2d(flat, blur), 1)
     rgb = np.zeros((1, 3, 2, 2))
     rgb[0, 0] = 1.0                          # pure red
     assert (conv.conv2d(rgb, conv.opponent_kernel(0, 1)) == 1).all()
@@ -190,7 +192,8 @@ def test_worked_pool_matches_pooling():
     x = np.arange(16.0).reshape(4, 4) - 5
     max_text, avg_text = conv.worked_pool(x, 2, 1, 0)
     assert max_text == "max(3, 4, 7, 8) = 8"
-    assert max_text.endswith(f"= {conv.max_pool2d(x[None, None], 2)[0, 0, 1, 0]:g}")
+    pooled = conv.max_pool2d(x[None, None], 2)[0, 0, 1, 0]
+    assert max_text.endswith(f"= {pooled:g}")
     assert avg_text == "(3 + 4 + 7 + 8) / 4 = 5.50"
     assert float(avg_text.split("= ")[1]) == conv.avg_pool2d(
         x[None, None], 2)[0, 0, 1, 0]

@@ -57,9 +57,8 @@ def test_cifar_loads_the_python_release(fake_cifar):
 
 
 def test_image_archive_and_folder_give_the_same_images(tmp_path):
-    from torchvision.io import decode_jpeg
-
     from conftest import write_fake_image_tree
+    from torchvision.io import decode_jpeg
 
     tree = write_fake_image_tree(tmp_path / "a")
     archive = write_fake_image_tree(tmp_path / "b", archive=True)

@@ -3,7 +3,6 @@ Binder, launch buttons, citation metadata."""
 import re
 
 import yaml
-
 from conftest import ROOT
 
 
@@ -36,7 +35,8 @@ def test_config_builds_strictly_with_cache_and_launch_buttons():
 def test_binder_installs_the_library():
     reqs = (ROOT / "binder/requirements.txt").read_text()
     assert "-r ../requirements.txt" in reqs and "jupytext" in reqs
-    assert "pip install --no-deps -e ." in (ROOT / "binder/postBuild").read_text()
+    post_build = (ROOT / "binder/postBuild").read_text()
+    assert "pip install --no-deps -e ." in post_build
 
 
 def test_citation_metadata():
@@ -51,3 +51,16 @@ def test_requirements_pin_torch_and_torchvision_together():
     reqs = (ROOT / "requirements.txt").read_text()
     assert "torch==2.14.1" in reqs and "torchvision==0.29.1" in reqs
     assert "jupyter-book==1.0.4.post1" in reqs
+
+
+def test_ruff_is_clean():
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    result = subprocess.run(
+        [ruff, "check", "src", "tests", "scripts", "book/_ext"],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -30,7 +30,8 @@ def test_shift_images():
 
 def test_shifts_of():
     assert transforms.shifts_of(0) == [(0, 0)]
-    assert sorted(transforms.shifts_of(2)) == [(-2, 0), (0, -2), (0, 2), (2, 0)]
+    assert sorted(transforms.shifts_of(2)) == [(-2, 0), (0, -2), (0, 2),
+                                               (2, 0)]
 
 
 def test_augmentation_is_random_per_group_and_reproducible():

@@ -32,8 +32,16 @@ from torch import nn
 
 from . import activations, artifacts, figures
 from .data import (
-    CIFAR10_FOLDER, CIFARDataError, CIFARDataMissing, CifarSource, Dataset,
-    Normalization, Split, cifar10_images, cifar10_missing_message, hold_out,
+    CIFAR10_FOLDER,
+    CIFARDataError,
+    CIFARDataMissing,
+    CifarSource,
+    Dataset,
+    Normalization,
+    Split,
+    cifar10_images,
+    cifar10_missing_message,
+    hold_out,
 )
 from .models import cifar_cnn, cifar_mlp
 from .params import count_params

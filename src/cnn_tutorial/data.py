@@ -331,7 +331,7 @@ class Normalization:
     std: tuple[float, float, float]
 
     @classmethod
-    def of(cls, x: torch.Tensor) -> "Normalization":
+    def of(cls, x: torch.Tensor) -> Normalization:
         """The statistics of uint8 images ``x`` [N, 3, H, W]."""
         pixels = x.double().div(255).transpose(0, 1).reshape(x.shape[1], -1)
         return cls(tuple(pixels.mean(1).tolist()),

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from IPython.display import Image, Markdown
-
 from matplotlib.figure import Figure
 
 from . import figures
 from .activations import filter_change, filters
 from .artifacts import (
-    ARTEFACTS, PERMUTED_RUNS, REAL_WORLD_RUNS, RUN_SLUGS, VERDICT_RUNS,
-    CifarCache, load_cnn, verdict,
+    ARTEFACTS,
+    PERMUTED_RUNS,
+    REAL_WORLD_RUNS,
+    RUN_SLUGS,
+    VERDICT_RUNS,
+    CifarCache,
+    load_cnn,
+    verdict,
 )
 from .data import CIFAR10_CLASSES
 
@@ -104,7 +109,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     build (under the warning of :func:`cache_report`)."""
     names = [f"cifar_{slug}_{key}" for slug in RUN_SLUGS.values()
              for key in ("acc", "epoch", "params")]
-    names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs", "cifar_fit_size", "cifar_val_size",
+    names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs",
+              "cifar_fit_size", "cifar_val_size",
               "cifar_test_size", "cifar_minutes", "cifar_cnn_last_train",
               "cifar_cnn_last_val", "cifar_perm_mlp_change",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",

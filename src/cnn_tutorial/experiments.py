@@ -15,7 +15,11 @@ from .models import digits_cnn, digits_models, permuted_twin
 from .params import count_params
 from .train import History, evaluate, fit
 from .transforms import (
-    augmentation, permute_pixels, pixel_permutation, shift_images, shifts_of,
+    augmentation,
+    permute_pixels,
+    pixel_permutation,
+    shift_images,
+    shifts_of,
 )
 
 # Training settings for every live digits run (>= 98 % CNN in a few s).

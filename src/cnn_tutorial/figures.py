@@ -8,9 +8,8 @@ call shows the figure exactly once.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import io
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
@@ -18,8 +17,6 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from sklearn.metrics import confusion_matrix
-
-from .train import History
 
 INPUT_CMAP = "Blues"
 INPUT_COLOR = "#2171b5"      # a line or band drawn from the input
@@ -415,17 +412,18 @@ def plot_shift_curves(robustness: Mapping[str, Sequence[float]],
     return fig
 
 
-def plot_learning_curves(histories: Mapping[str, History | Mapping],
+def plot_learning_curves(histories: Mapping[str, object],
                          held_out: str = "test") -> Figure:
     """Loss and accuracy per epoch, dashed on the training set and solid on
-    the ``held_out`` split (``"test"``, or ``"val"`` for the CIFAR-10 runs,
-    whose kept epoch, ``best_epoch``, is marked with a dot)."""
+    the ``held_out`` split: ``"test"``, or ``"val"`` for the CIFAR-10 runs,
+    whose kept epoch (``best_epoch``) is marked with a dot. Each history is
+    a ``train.History`` or a mapping of its fields."""
     from matplotlib.ticker import MaxNLocator
 
     label = {"test": "test", "val": "validation"}[held_out]
     fig, axes = _figure(1, 2, (6.9, 3.0))
     for i, (name, h) in enumerate(histories.items()):
-        h = h.as_dict() if isinstance(h, History) else h
+        h = h.as_dict() if hasattr(h, "as_dict") else h
         epochs = np.arange(1, len(h[f"{held_out}_loss"]) + 1)
         color = _color(name, i)
         for ax, key, scale in ((axes[0, 0], "loss", 1),
