@@ -19,8 +19,16 @@ install: $(STAMP)
 mathjax:
 	bash scripts/install_mathjax.sh
 
+# The execution cache is keyed on the pages' code cells only, so a change to
+# the library would leave stale outputs: clear it when src/ changes.
+SRC_HASH = $(shell find src -name '*.py' -type f | sort | xargs cat | sha256sum | cut -c1-16)
+
 book: install mathjax
+	@if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$(SRC_HASH)" ] && [ -d _build/.jupyter_cache ]; then \
+	  echo "src/ changed since the last build: clearing the execution cache"; \
+	  rm -rf _build/.jupyter_cache; fi
 	$(JB) build . -W --keep-going
+	@echo "$(SRC_HASH)" > _build/.src-hash
 	@echo "Book built: $(CURDIR)/_build/html/index.html  (view it with: make serve)"
 
 browser-deps:

@@ -113,6 +113,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_fit_size", "cifar_val_size",
               "cifar_test_size", "cifar_minutes", "cifar_cnn_last_train",
               "cifar_cnn_last_val", "cifar_perm_mlp_change",
+              "cifar_top_confusion",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
     reported = {f"reported_{name.lower()}_acc": fmt_pct(r.reported_acc, 0)
@@ -147,9 +148,26 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
             c > p for c, p in zip(cnn["per_class_acc"],
                                   mlp["per_class_acc"]))),
         "cifar_size_ratio": f"{mlp['params'] / cnn['params']:.0f}",
+        "cifar_top_confusion": _top_confusion(cnn["confusion"]),
     })
     assert set(numbers) == set(names)
     return {**numbers, **reported}
+
+
+def _top_confusion(confusion: list[list[int]]) -> str:
+    """The largest off-diagonal cell, e.g. 'a cat taken for a dog (171 of
+    the 1 000 cat test images)'."""
+    cells = [(n, t, p) for t, row in enumerate(confusion)
+             for p, n in enumerate(row) if t != p]
+    n, true, pred = max(cells)
+
+    def a(name: str) -> str:
+        return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+    return (f"{a(CIFAR10_CLASSES[true])} taken for "
+            f"{a(CIFAR10_CLASSES[pred])} ({fmt_int(n)} of the "
+            f"{fmt_int(sum(confusion[true]))} {CIFAR10_CLASSES[true]} test "
+            "images)")
 
 
 def cifar_chart(cache: CifarCache, kind: str) -> Figure | Markdown:
