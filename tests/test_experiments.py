@@ -67,3 +67,14 @@ def test_equivariance_demo(digits):
     assert torch.allclose(shifted[1:-1, 2:-1], original[1:-1, 1:-2])
     with pytest.raises(ValueError):
         experiments.equivariance_demo(digits.test.x[:2])
+
+
+def test_ink_lost_by_shifting():
+    from cnn_tutorial.data import Split
+
+    x = torch.zeros(2, 1, 4, 4)
+    x[0, 0, 0, 0] = 1.0              # a corner pixel: half the shifts drop it
+    x[1, 0, 1:3, 1:3] = 1.0          # a centred block: one pixel keeps it
+    test = Split(x, torch.zeros(2))
+    assert experiments.ink_lost(test, 1) == pytest.approx((0.5 + 0.0) / 2)
+    assert experiments.ink_lost(test, 2) == pytest.approx((0.5 + 0.5) / 2)

@@ -23,7 +23,9 @@ def test_explosion_table_rows():
     rows = params.explosion_table()
     assert [r.n_inputs for r in rows] == [64, 3_072, 150_528]
     assert [r.dense_params for r in rows] == [33_280, 1_573_376, 77_070_848]
-    assert {r.conv_params for r in rows} == {896}
+    assert [r.conv_params for r in rows] == [
+        params.conv_params(r.channels, 32, 3) for r in rows]
+    assert {r.conv_params for r in rows} == {320, 896}
 
 
 def test_growth_curve_dense_grows_conv_constant():

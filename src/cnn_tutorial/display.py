@@ -71,8 +71,8 @@ def cache_report(cache: CifarCache) -> Markdown:
     problems = "\n".join(f"- {p}" for p in cache.problems)
     return Markdown(
         ":::{warning}\nThe cached CIFAR-10 results are not available, so "
-        "this page shows **only the figures the tutorial reports, not "
-        f"numbers measured here**.\n\n{problems}\n\nTo produce them, run "
+        "this page shows **only the figures the original tutorial reports, "
+        f"not numbers measured here**.\n\n{problems}\n\nTo produce them, run "
         "`make cifar` (see the README, \"Regenerating the CIFAR-10 "
         "results\") and rebuild the book.\n:::")
 
@@ -110,10 +110,11 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     names = [f"cifar_{slug}_{key}" for slug in RUN_SLUGS.values()
              for key in ("acc", "epoch", "params")]
     names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs",
+              "cifar_lr", "cifar_batch",
               "cifar_fit_size", "cifar_val_size",
               "cifar_test_size", "cifar_minutes", "cifar_cnn_last_train",
               "cifar_cnn_last_val", "cifar_perm_mlp_change",
-              "cifar_top_confusion",
+              "cifar_top_confusion", "cifar_cnn_loss_epoch",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
     reported = {f"reported_{name.lower()}_acc": fmt_pct(r.reported_acc, 0)
@@ -134,6 +135,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         "cifar_conv1_cosine": f"{change.cosine.median():.2f}",
         "cifar_conv1_scale": f"{change.scale.median():.1f}",
         "cifar_epochs": str(m["training"]["epochs"]),
+        "cifar_lr": f"{m['training']['lr']:g}",
+        "cifar_batch": str(m["training"]["batch_size"]),
         "cifar_fit_size": fmt_int(d["fit_size"]),
         "cifar_val_size": fmt_int(d["val_size"]),
         "cifar_test_size": fmt_int(d["test_size"]),
@@ -149,6 +152,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
                                   mlp["per_class_acc"]))),
         "cifar_size_ratio": f"{mlp['params'] / cnn['params']:.0f}",
         "cifar_top_confusion": _top_confusion(cnn["confusion"]),
+        "cifar_cnn_loss_epoch": str(
+            1 + cnn["val_loss"].index(min(cnn["val_loss"]))),
     })
     assert set(numbers) == set(names)
     return {**numbers, **reported}

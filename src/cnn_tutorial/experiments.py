@@ -182,3 +182,13 @@ def augmentation_claims(data: Dataset, seed: int) -> dict[str, float]:
     return {"plain": plain.test_acc, "augmented": augmented.test_acc,
             "plain_shift2": shifted["plain"][0],
             "augmented_shift2": shifted["augmented"][0]}
+
+
+def ink_lost(test: Split, distance: int) -> float:
+    """Mean share of a test image's ink that a shift of ``distance`` pixels
+    (the four directions of :func:`shift_experiment`) pushes out of the
+    frame."""
+    total = test.x.sum(dim=(1, 2, 3))
+    lost = [1 - shift_images(test.x, dy, dx).sum(dim=(1, 2, 3)) / total
+            for dy, dx in shifts_of(distance)]
+    return torch.stack(lost).mean().item()

@@ -66,14 +66,14 @@ def explosion_table(
 ) -> list[ExplosionRow]:
     """First dense layer (``hidden`` units) vs first conv layer per size.
 
-    The conv column is ``nn.Conv2d(3, filters, kernel_size)`` on every row:
-    the tutorial compares against one RGB conv1 regardless of image size.
+    The conv column is ``nn.Conv2d(C, filters, kernel_size)`` with the
+    row's C input channels: its size depends on C, never on H and W.
     """
-    conv = conv_params(3, filters, kernel_size)
     return [
         ExplosionRow(
             name, c, side, c * side * side,
-            dense_first_layer_params(c * side * side, hidden), conv,
+            dense_first_layer_params(c * side * side, hidden),
+            conv_params(c, filters, kernel_size),
         )
         for name, c, side in IMAGE_SIZES
     ]
