@@ -150,7 +150,10 @@ def budgets(results: dict) -> list[Budget]:
                "x"),
     ]
     if "book" in results:
+        pages = results["book"].get("notebook_execution_s", {})
         out[:0] = [
+            Budget("book execution, all pages",
+                   round(sum(pages.values()), 1), 60, "s"),
             Budget("clean book build (execution)",
                    results["book"]["clean_build_s"], 90, "s"),
             Budget("cached book rebuild", results["book"]["cached_build_s"],
