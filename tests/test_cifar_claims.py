@@ -49,3 +49,30 @@ def test_permuting_pixels_costs_the_cnn_not_the_mlp(runs):
     cnn_perm = runs["CNN, permuted pixels"]
     assert abs(mlp_perm["test_acc"] - mlp["test_acc"]) < 0.015
     assert cnn["test_acc"] - cnn_perm["test_acc"] > 0.10
+
+
+def test_real_world_tools_on_cifar(runs):
+    """Chapter 3, 'Measured on CIFAR-10': both tools together score highest
+    'by a small margin over BatchNorm alone'; 'Augmentation alone hardly
+    moves the test accuracy'; the train-validation gap shrinks from ... to
+    ...; 'BatchNorm ... is what raised it here'."""
+    plain, bn = runs["CNN"], runs["CNN + BatchNorm"]
+    aug, both = runs["CNN + augmentation"], \
+        runs["CNN + BatchNorm + augmentation"]
+    assert both["test_acc"] > max(plain["test_acc"], bn["test_acc"],
+                                  aug["test_acc"])
+    assert both["test_acc"] - bn["test_acc"] < 0.01
+    assert abs(aug["test_acc"] - plain["test_acc"]) < 0.01
+    assert bn["test_acc"] > plain["test_acc"] + 0.01
+
+    def gap(run):
+        return run["train_acc"][-1] - run["val_acc"][-1]
+
+    assert gap(plain) > 0.10 and gap(aug) < 0.05
+
+
+def test_the_scrambled_cnn_falls_below_the_mlp(runs):
+    """Chapter 1: 'The CNN loses ... points and falls to ..., below the
+    MLP.'"""
+    assert runs["CNN, permuted pixels"]["test_acc"] < min(
+        runs["MLP"]["test_acc"], runs["MLP, permuted pixels"]["test_acc"])

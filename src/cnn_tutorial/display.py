@@ -100,7 +100,7 @@ def verdict_table(cache: CifarCache) -> Markdown:
 
 def _points(a: float, b: float) -> str:
     """The difference a - b of two accuracies, in percentage points."""
-    return f"{100 * (a - b):.1f}"
+    return f"{100 * (a - b):.1f}".replace("-", "\u2212")
 
 
 def cifar_numbers(cache: CifarCache) -> dict[str, str]:
@@ -108,7 +108,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     name; each is an em dash when the cache is absent, so the pages still
     build (under the warning of :func:`cache_report`)."""
     names = [f"cifar_{slug}_{key}" for slug in RUN_SLUGS.values()
-             for key in ("acc", "epoch", "params")]
+             for key in ("acc", "epoch", "params", "gap")]
     names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs",
               "cifar_lr", "cifar_batch",
               "cifar_fit_size", "cifar_val_size",
@@ -128,6 +128,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         numbers[f"cifar_{slug}_acc"] = fmt_pct(runs[name]["test_acc"])
         numbers[f"cifar_{slug}_epoch"] = str(runs[name]["best_epoch"])
         numbers[f"cifar_{slug}_params"] = fmt_int(runs[name]["params"])
+        numbers[f"cifar_{slug}_gap"] = _points(runs[name]["train_acc"][-1],
+                                               runs[name]["val_acc"][-1])
     mlp, cnn = runs["MLP"], runs["CNN"]
     perm = {k: runs[v] for k, v in PERMUTED_RUNS.items()}
     change = filter_change(*_cifar_conv1(cache))
