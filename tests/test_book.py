@@ -94,7 +94,8 @@ def test_chapter2_checks_formula_against_torch(built_book):
     assert f"{conv.output_size(224, 11, 2, 4)}" in text
     assert fmt_int(896) in text
     # figure captions carry the worked arithmetic
-    assert re.search(r"output\(0, 0\) = [\d×+ -]+ = -?\d+", text)
+    assert re.search(r"output\(0, 0\) = [\d×+ ()\u2212]+ = \u2212?\d+",
+                     text)
     assert re.search(r"max\([-\d., ]+\) = -?[\d.]+ and \([-\d.+ ]+\) / 4",
                      text)
 

@@ -52,16 +52,14 @@ def test_permuting_pixels_costs_the_cnn_not_the_mlp(runs):
 
 
 def test_real_world_tools_on_cifar(runs):
-    """Chapter 3, 'Measured on CIFAR-10': both tools together score highest
-    'by a small margin over BatchNorm alone'; 'Augmentation alone hardly
+    """Chapter 3, 'Measured on CIFAR-10': 'BatchNorm alone and BatchNorm
+    with augmentation are practically tied'; 'Augmentation alone hardly
     moves the test accuracy'; the train-validation gap shrinks from ... to
-    ...; 'BatchNorm ... is what raised it here'."""
+    ...; 'the gain here came from BatchNorm'."""
     plain, bn = runs["CNN"], runs["CNN + BatchNorm"]
     aug, both = runs["CNN + augmentation"], \
         runs["CNN + BatchNorm + augmentation"]
-    assert both["test_acc"] > max(plain["test_acc"], bn["test_acc"],
-                                  aug["test_acc"])
-    assert both["test_acc"] - bn["test_acc"] < 0.01
+    assert abs(both["test_acc"] - bn["test_acc"]) < 0.01
     assert abs(aug["test_acc"] - plain["test_acc"]) < 0.01
     assert bn["test_acc"] > plain["test_acc"] + 0.01
 

@@ -245,7 +245,10 @@ def write_figures(cnn: nn.Module, data: Prepared, out_dir: Path) -> None:
     test, classes, undo = data.test, list(data.classes), data.norm.undo
     first_of_class = [int((test.y == c).nonzero()[0])
                       for c in range(len(classes))]
-    predicted = predict(cnn, test.x[:16]).argmax(1)
+    # two test images per class (the test set may be ordered by class)
+    two_per_class = [int(i) for c in range(len(classes))
+                     for i in (test.y == c).nonzero()[:2, 0]]
+    predicted = predict(cnn, test.x[two_per_class]).argmax(1)
     conv1, conv2 = cnn.block1[0], cnn.block2[0]
     shown = test.x[first_of_class[:FEATURE_MAP_IMAGES]]
     maps = activations.feature_maps(cnn, shown, {"conv1": conv1,
@@ -256,10 +259,11 @@ def write_figures(cnn: nn.Module, data: Prepared, out_dir: Path) -> None:
             undo(test.x[first_of_class]), classes, ncols=5, tile=1.38,
             scale_rgb=False),
         "predictions": figures.image_grid(
-            undo(test.x[:16]),
-            [f"{classes[int(p)]}\n(true: {classes[int(t)]})"
-             for p, t in zip(predicted, test.y[:16])],
-            ncols=8, tile=0.86, scale_rgb=False),
+            undo(test.x[two_per_class]),
+            [classes[int(p)] if p == t else
+             f"{classes[int(p)]}\n(true: {classes[int(t)]})"
+             for p, t in zip(predicted, test.y[two_per_class])],
+            ncols=5, tile=1.38, scale_rgb=False),
     }
     for layer in ("conv1", "conv2"):
         tiles, titles, signed = [], [], []

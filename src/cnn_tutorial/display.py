@@ -115,6 +115,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_test_size", "cifar_minutes", "cifar_cnn_last_train",
               "cifar_cnn_last_val", "cifar_perm_mlp_change",
               "cifar_top_confusion", "cifar_cnn_loss_epoch",
+              "cifar_bn_vs_both",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
     reported = {f"reported_{name.lower()}_acc": fmt_pct(r.reported_acc, 0)
@@ -149,9 +150,12 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
                                          mlp["test_acc"]),
         "cifar_perm_cnn_drop": _points(cnn["test_acc"],
                                        perm["CNN"]["test_acc"]),
-        "cifar_cnn_wins_classes": str(sum(
+        "cifar_cnn_wins_classes": _of_ten(sum(
             c > p for c, p in zip(cnn["per_class_acc"],
                                   mlp["per_class_acc"]))),
+        "cifar_bn_vs_both": _points(
+            runs["CNN + BatchNorm + augmentation"]["test_acc"],
+            runs["CNN + BatchNorm"]["test_acc"]),
         "cifar_size_ratio": f"{mlp['params'] / cnn['params']:.0f}",
         "cifar_top_confusion": _top_confusion(cnn["confusion"]),
         "cifar_cnn_loss_epoch": str(
@@ -159,6 +163,11 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     })
     assert set(numbers) == set(names)
     return {**numbers, **reported}
+
+
+def _of_ten(n: int) -> str:
+    """'all' for 10 of 10, else 'n of the' (as in 'n of the ten')."""
+    return "all" if n == 10 else f"{n} of the"
 
 
 def _top_confusion(confusion: list[list[int]]) -> str:

@@ -26,9 +26,9 @@ SIGNED_CMAP = "RdBu_r"
 DIGIT_CMAP = "gray_r"        # digits: ink (high values) dark on white
 PHOTO_CMAP = "gray"          # photos: bright stays bright
 WINDOW_EDGE = "#d95f02"      # a neighbourhood marked on an image
-WINDOW = dict(facecolor="black", alpha=0.25, edgecolor="black", lw=2.5)
+WINDOW = dict(facecolor="black", alpha=0.3, edgecolor="#d95f02", lw=3.5)
 MODEL_COLORS = {"MLP": "#d95f02", "CNN": "#1b9e77"}
-EXTRA_COLORS = ("#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+EXTRA_COLORS = ("#7570b3", "#e7298a", "#e6ab02", "#386cb0")
 
 matplotlib.rcParams.update({
     "figure.dpi": 100,
@@ -171,7 +171,7 @@ def image_grid(
             rgb(i).transpose(2, 0, 1), side).transpose(1, 2, 0)
         if titles is not None:
             ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
-                    va="bottom", fontsize=8)
+                    va="bottom", fontsize=9)
     ax.imshow(canvas, interpolation="nearest", aspect="auto")
     ax.set_axis_off()
     if suptitle:
@@ -233,11 +233,12 @@ def plot_conv_step(
     axes[0, 1].set_title("kernel")
     _draw_grid(axes[0, 2], out, OUTPUT_CMAP)
     axes[0, 2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
-                                   edgecolor="black", lw=2.5))
+                                   edgecolor="#d95f02", lw=3.5,
+                                   clip_on=False))
     axes[0, 2].set_title("output")
     fig.suptitle(
         f"i = {x.shape[0]}, k = {k}, s = {stride}, p = {padding}"
-        f"  ->  o = {out.shape[0]}"
+        f"  →  o = {out.shape[0]}"
     )
     return fig
 
@@ -275,7 +276,7 @@ def plot_conv_positions(
     for ax in list(axes.flat)[len(positions):]:
         ax.set_axis_off()
     shown = "" if len(positions) == o * o else f" (first {len(positions)})"
-    fig.suptitle(f"i = {n}, k = {k}, s = {stride}, p = {padding}  ->  "
+    fig.suptitle(f"i = {n}, k = {k}, s = {stride}, p = {padding}  →  "
                  f"o = {o}: {o * o} window positions{shown}")
     return fig
 
@@ -452,8 +453,9 @@ def plot_learning_curves(histories: Mapping[str, object],
         handles.append(matplotlib.lines.Line2D([], [], color="gray",
                                                ls="", marker="o", ms=5))
         names.append("kept epoch")
+    long_names = max(len(n) for n in names) > 14
     fig.legend(handles, names, loc="outside lower center", frameon=False,
-               ncols=min(len(names), 4))
+               ncols=2 if long_names else min(len(names), 4))
     return fig
 
 
@@ -573,5 +575,6 @@ def plot_channels(x, w, out, bias) -> Figure:
         _draw_grid(ax, out[f], OUTPUT_CMAP)
         ax.set_title(f"output {f} (bias {bias[f]:g})")
     axes[0, -1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False,
-                                    edgecolor="black", lw=2.5))
+                                    edgecolor="#d95f02", lw=3.5,
+                                    clip_on=False))
     return fig
