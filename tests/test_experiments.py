@@ -78,3 +78,14 @@ def test_ink_lost_by_shifting():
     test = Split(x, torch.zeros(2))
     assert experiments.ink_lost(test, 1) == pytest.approx((0.5 + 0.0) / 2)
     assert experiments.ink_lost(test, 2) == pytest.approx((0.5 + 0.5) / 2)
+
+
+def test_one_model_one_number(digits, trained):
+    """Chapter 1's CNN (train_digits_models) and chapter 3's
+    (train_digits_cnn) are the same seeded model and give the same
+    accuracy."""
+    again = experiments.train_digits_cnn(digits, seed=0)
+    assert again.test_acc == trained["CNN"].test_acc
+    for p, q in zip(again.model.parameters(),
+                    trained["CNN"].model.parameters()):
+        assert torch.equal(p, q)
