@@ -10,18 +10,18 @@ def trained(digits):
     return experiments.train_digits_models(digits, seed=0)
 
 
-def test_cnn_beats_mlp_with_fewer_parameters(trained):
+def test_both_digits_models_learn_the_cnn_with_fewer_parameters(trained):
     mlp, cnn = trained["MLP"], trained["CNN"]
-    assert cnn.params < mlp.params
-    # the book reports >= 98 %; the test leaves room for other CPUs' rounding
-    assert cnn.test_acc >= 0.97 and cnn.test_acc > mlp.test_acc
+    assert cnn.params < mlp.params / 4
+    # on digits neither model is reliably ahead (tests/test_claims.py)
+    assert cnn.test_acc >= 0.97 and mlp.test_acc >= 0.97
 
 
-def test_permutation_hurts_the_cnn_not_the_mlp(digits, trained):
+def test_permutation_leaves_the_mlp_twin_unchanged(digits, trained):
     result = experiments.permutation_experiment(digits, original=trained)
     mlp, cnn = result["MLP"], result["CNN"]
-    assert abs(mlp["permuted"] - mlp["original"]) < 0.015
-    assert cnn["permuted"] < cnn["original"]
+    assert mlp["permuted"] == mlp["original"]        # the permuted twin
+    assert abs(cnn["permuted"] - cnn["original"]) < 0.03
     assert mlp["original"] == trained["MLP"].test_acc
 
 

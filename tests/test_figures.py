@@ -61,7 +61,7 @@ def test_conv_step_titles_carry_the_arithmetic():
     k = np.ones((3, 3))
     out = conv.conv2d(x[None, None], k[None, None], stride=2, padding=1)[0, 0]
     fig = figures.plot_conv_step(x, k, out, 1, 1, stride=2, padding=1)
-    assert fig._suptitle.get_text() == "i = 5, k = 3, s = 2, p = 1  ->  o = 3"
+    assert fig._suptitle.get_text() == "i = 5, k = 3, s = 2, p = 1  →  o = 3"
     texts = [t.get_text() for t in fig.axes[2].texts]
     assert f"{out[1, 1]:g}" in texts
 
