@@ -124,3 +124,23 @@ def test_navigation_reaches_every_chapter(page, server):
         ".sd-card a", "els => els.map(e => e.getAttribute('href'))")
     assert {c.split("#")[0] for c in cards} >= {
         "01_why_cnns.html", "02_convolution.html", "03_opened_up.html"}
+
+
+def test_clicking_a_figure_opens_it_full_size(page, server):
+    page.goto(f"{server}/book/01_why_cnns.html", wait_until="networkidle")
+    figure = page.locator(".bd-article figure img").first
+    with page.expect_popup() as popup:
+        figure.click()
+    assert popup.value.url.endswith(".png")
+    assert popup.value.url == figure.evaluate("img => img.src")
+
+
+def test_phone_width_tables_scroll_instead_of_clipping(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    page.goto(f"{server}/book/01_why_cnns.html", wait_until="networkidle")
+    for table in page.locator(".bd-article table").all():
+        overflow = table.evaluate("t => getComputedStyle(t).overflowX")
+        fits = table.evaluate("t => t.scrollWidth <= t.clientWidth + 1")
+        assert fits or overflow == "auto"
+    context.close()
