@@ -58,19 +58,25 @@ def shifts_of(distance: int) -> list[tuple[int, int]]:
     return [(distance, 0), (-distance, 0), (0, distance), (0, -distance)]
 
 
-def per_image(transform: Callable[[torch.Tensor], torch.Tensor],
-              seed: int = 0, group: int = 1
-              ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Apply a ``torchvision.transforms.v2`` transform to a batch, with a
-    fresh random draw for every group of ``group`` images.
+def augmentation(
+    max_shift: float = 0.25, degrees: float = 10.0, seed: int = 0,
+    group: int = 4,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A ``torchvision.transforms.v2`` random shift + rotation for batches.
 
+    ``max_shift`` is a fraction of the image side (0.25 of 8 px = 2 px).
     A v2 transform draws one random transform per call, so the batch is
-    split into groups, each with its own draw (batches are shuffled, so
-    groups change every epoch); ``group=1`` gives every image its own draw.
-    The draws come from their own generator, seeded with ``seed``.
+    split into groups of ``group`` images, each with its own draw (batches
+    are shuffled, so groups change every epoch). ``group=1`` gives every
+    image its own draw, at one torchvision call per image.
     """
+    from torchvision.transforms import v2
+
     if group < 1:
         raise ValueError(f"group must be >= 1, got {group}")
+    transform = v2.RandomAffine(
+        degrees=degrees, translate=(max_shift, max_shift)
+    )
     generator = torch.Generator().manual_seed(seed)
 
     def augment(x: torch.Tensor) -> torch.Tensor:
@@ -83,22 +89,6 @@ def per_image(transform: Callable[[torch.Tensor], torch.Tensor],
             return torch.cat([transform(chunk) for chunk in x.split(group)])
 
     return augment
-
-
-def augmentation(
-    max_shift: float = 0.25, degrees: float = 10.0, seed: int = 0,
-    group: int = 4,
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The digits' augmentation: a random shift + rotation
-    (``v2.RandomAffine``), one draw per group of ``group`` images.
-
-    ``max_shift`` is a fraction of the image side (0.25 of 8 px = 2 px).
-    """
-    from torchvision.transforms import v2
-
-    return per_image(v2.RandomAffine(degrees=degrees,
-                                     translate=(max_shift, max_shift)),
-                     seed=seed, group=group)
 
 
 def crop_flip(padding: int = 4, seed: int = 0
