@@ -117,9 +117,18 @@ def built_book(tmp_path_factory) -> Path:
     return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))
 
 
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def browser_path() -> str | None:
+    """The first Chromium-family browser on PATH (Debian's chromium here,
+    Google Chrome on GitHub's runners)."""
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
 def has_browser() -> str | None:
     """Why the browser test cannot run here, or None if it can."""
-    if shutil.which("chromium") is None:
+    if browser_path() is None:
         return "chromium is not installed (apt-get install chromium)"
     mathjax = ROOT / ".cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js"
     if not mathjax.is_file():

@@ -2,13 +2,12 @@
 driven by Playwright; no browser is downloaded)."""
 import functools
 import http.server
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import has_browser
+from conftest import browser_path, has_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
@@ -44,7 +43,7 @@ def server(built_book):
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"),
+        b = p.chromium.launch(executable_path=browser_path(),
                               args=CHROMIUM_ARGS)
         yield b
         b.close()

@@ -2,6 +2,7 @@
 Binder, launch buttons, citation metadata."""
 import re
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -64,3 +65,15 @@ def test_ruff_is_clean():
         [ruff, "check", "src", "tests", "scripts", "book/_ext"],
         cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_the_browser_test():
+    """In CI (CI=true) a missing browser fails the run instead of silently
+    skipping the browser test."""
+    import os
+
+    from conftest import has_browser
+
+    if os.environ.get("CI") != "true":
+        pytest.skip("only CI is required to have a browser")
+    assert has_browser() is None, has_browser()
