@@ -21,25 +21,16 @@ def filters(layer: nn.Conv2d) -> torch.Tensor:
     return layer.weight.detach().cpu().clone()
 
 
-@torch.no_grad()
-def feature_maps(
+def capture_outputs(
     model: nn.Module, x: torch.Tensor, layers: dict[str, nn.Module]
 ) -> dict[str, torch.Tensor]:
-    """The output of each module in ``layers`` when ``model`` sees ``x``.
-
-    Captured with forward hooks, so the model's code is untouched; for a
-    conv layer this is its response before the ReLU, [N, C_out, H, W].
-    """
-    if x.dim() != 4:
-        raise ValueError(
-            f"expected a batch [N, C, H, W], got shape {tuple(x.shape)}"
-        )
+    """Run ``model`` (in eval mode) on ``x`` and return the output of each
+    module in ``layers``, in the order they ran, captured with forward hooks
+    that are removed afterwards, so the model's code is untouched."""
     captured: dict[str, torch.Tensor] = {}
     handles = [
         layer.register_forward_hook(
-            lambda _m, _inp, out, name=name: captured.__setitem__(
-                name, out.detach().cpu())
-        )
+            lambda _m, _inp, out, name=name: captured.__setitem__(name, out))
         for name, layer in layers.items()
     ]
     try:
@@ -49,6 +40,20 @@ def feature_maps(
         for handle in handles:
             handle.remove()
     return captured
+
+
+@torch.no_grad()
+def feature_maps(
+    model: nn.Module, x: torch.Tensor, layers: dict[str, nn.Module]
+) -> dict[str, torch.Tensor]:
+    """The output of each module in ``layers`` when ``model`` sees ``x``;
+    for a conv layer its response before the ReLU, [N, C_out, H, W]."""
+    if x.dim() != 4:
+        raise ValueError(
+            f"expected a batch [N, C, H, W], got shape {tuple(x.shape)}"
+        )
+    return {name: out.detach().cpu()
+            for name, out in capture_outputs(model, x, layers).items()}
 
 
 @dataclass(frozen=True)
@@ -135,15 +140,8 @@ def measured_receptive_field(
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(samples, *input_shape, generator=generator,
                     requires_grad=True)
-    captured = {}
-    handle = layer.register_forward_hook(
-        lambda _m, _inp, out: captured.__setitem__("out", out))
-    try:
-        model.eval()
-        model(x)
-    finally:
-        handle.remove()
-    captured["out"][:, :, i, j].sum().backward()
+    out = capture_outputs(model, x, {"layer": layer})["layer"]
+    out[:, :, i, j].sum().backward()
     rows, cols = (x.grad.abs().sum(dim=(0, 1)) > 0).nonzero(as_tuple=True)
     if len(rows) == 0:
         raise ValueError(f"no input pixel influences unit ({i}, {j}) for "
@@ -165,16 +163,18 @@ def layers_until(model: nn.Module, layer: nn.Module) -> list[nn.Module]:
 def strongest_responses(
     model: nn.Module, layer: nn.Module, x: torch.Tensor,
     batch_size: int = 500,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For every image and channel of ``layer``: the largest response over
-    positions and the flat position where it occurs, both [N, C]."""
+    positions and the row and column where it occurs, each [N, C]."""
     values, positions = [], []
     for i in range(0, len(x), batch_size):
         maps = feature_maps(model, x[i:i + batch_size], {"l": layer})["l"]
         best = maps.flatten(2).max(dim=2)
         values.append(best.values)
         positions.append(best.indices)
-    return torch.cat(values), torch.cat(positions)
+    width = maps.shape[-1]
+    flat = torch.cat(positions)
+    return torch.cat(values), flat // width, flat % width
 
 
 def top_patches(
@@ -189,8 +189,7 @@ def top_patches(
     as the convolution's padding is.
     """
     rf = receptive_field(layers_until(model, layer))
-    values, positions = strongest_responses(model, layer, x)
-    width = feature_maps(model, x[:1], {"l": layer})["l"].shape[-1]
+    values, rows, cols = strongest_responses(model, layer, x)
     if any(not 0 <= c < values.shape[1] for c in channels):
         raise ValueError(
             f"channels must be in [0, {values.shape[1]}), got {channels}")
@@ -201,9 +200,8 @@ def top_patches(
         top = values[:, channel].topk(min(k, len(x)))
         crops = []
         for image in top.indices.tolist():
-            row, col = divmod(int(positions[image, channel]), width)
-            r0, r1 = rf.window(row)
-            c0, c1 = rf.window(col)
+            r0, r1 = rf.window(int(rows[image, channel]))
+            c0, c1 = rf.window(int(cols[image, channel]))
             crops.append(padded[image, :, r0 + pad:r1 + pad,
                                 c0 + pad:c1 + pad])
         result[channel] = (torch.stack(crops), top.values)

@@ -23,7 +23,7 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -179,8 +179,12 @@ def prepare(images: Dataset, val_fraction: float, seed: int) -> Prepared:
                     norm.apply(images.test), norm, images.classes)
 
 
-def permuted(split: Split, perm: torch.Tensor) -> Split:
-    return Split(permute_pixels(split.x, perm), split.y)
+def permuted(data: Prepared, seed: int) -> Prepared:
+    """``data`` with one fixed pixel permutation applied to every split."""
+    perm = pixel_permutation(*data.fit.x.shape[2:], seed)
+    fit_, val, test = (Split(permute_pixels(s.x, perm), s.y)
+                       for s in (data.fit, data.val, data.test))
+    return replace(data, fit=fit_, val=val, test=test)
 
 
 def run_key(name: str, args: argparse.Namespace, digest: dict) -> str:
@@ -194,8 +198,9 @@ def run_key(name: str, args: argparse.Namespace, digest: dict) -> str:
 def train_run(name: str, data: Prepared, args: argparse.Namespace,
               device: torch.device, digest: dict
               ) -> tuple[nn.Module, History]:
-    """Train one run, or load it from ``--work-dir`` if it was already
-    trained with the same settings on the same data."""
+    """Train one run on ``data`` (already permuted for a permuted run), or
+    load it from ``--work-dir`` if it was already trained with the same
+    settings on the same data."""
     spec = RUNS[name]
     model = spec.build(args.seed)
     key = run_key(name, args, digest)
@@ -207,18 +212,14 @@ def train_run(name: str, data: Prepared, args: argparse.Namespace,
             model.load_state_dict(state["state_dict"])
             print(f"{name}: reusing {saved}")
             return model, History(**state["history"])
-    fit_split, val = data.fit, data.val
-    if spec.permuted:
-        perm = pixel_permutation(32, 32, args.seed)
-        fit_split, val = permuted(fit_split, perm), permuted(val, perm)
     print(f"{name}: training {count_params(model):,} parameters")
-    history = fit(model, fit_split, val, epochs=args.epochs, lr=args.lr,
+    history = fit(model, data.fit, data.val, epochs=args.epochs, lr=args.lr,
                   batch_size=args.batch_size, seed=args.seed,
                   augment=crop_flip(seed=args.seed) if spec.augment
                   else None,
                   progress=not args.no_progress, device=device,
                   schedule=args.schedule, keep_best=True,
-                  train_eval_size=len(val))
+                  train_eval_size=len(data.val))
     model.cpu()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     torch.save({"key": key, "state_dict": model.state_dict(),
@@ -298,11 +299,13 @@ def run(args: argparse.Namespace, command: str) -> dict:
     digest = dataset_digest(source)
     data = prepare(images, args.val_fraction, args.seed)
     decoded = time.perf_counter() - start
-    results, cnn = {}, None
-    perm = pixel_permutation(32, 32, args.seed)
+    results, cnn, scrambled = {}, None, None
     for name, spec in RUNS.items():
-        model, history = train_run(name, data, args, device, digest)
-        test = permuted(data.test, perm) if spec.permuted else data.test
+        if spec.permuted and scrambled is None:
+            scrambled = permuted(data, args.seed)
+        run_data = scrambled if spec.permuted else data
+        model, history = train_run(name, run_data, args, device, digest)
+        test = run_data.test
         results[name] = {
             "params": count_params(model),
             "train_loss": history.train_loss,

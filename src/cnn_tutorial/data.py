@@ -120,8 +120,8 @@ def pattern_signal(
     """
     pattern = np.sin(np.linspace(0, 2 * np.pi, 12, endpoint=False))
     if any(not 0 <= s <= length - len(pattern) for s in starts):
-        raise ValueError(f"every start must be in [0, {length - 12}], got "
-                         f"{starts}")
+        raise ValueError(f"every start must be in "
+                         f"[0, {length - len(pattern)}], got {starts}")
     signal = np.random.default_rng(seed).normal(0, noise, length)
     for s in starts:
         signal[s:s + len(pattern)] += 2 * pattern

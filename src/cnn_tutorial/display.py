@@ -118,8 +118,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_bn_vs_both",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
-    reported = {f"reported_{name.lower()}_acc": fmt_pct(r.reported_acc, 0)
-                for r in verdict(cache) for name in [r.name]}
+    reported = {f"reported_{r.name.lower()}_acc": fmt_pct(r.reported_acc, 0)
+                for r in verdict(cache)}
     if not cache.ok:
         return {**dict.fromkeys(names, NOT_MEASURED), **reported}
     m = cache.metrics

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .activations import capture_outputs
+
 
 def count_params(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of scalar parameters in ``module``."""
@@ -103,22 +105,10 @@ def layer_table(
 ) -> list[LayerRow]:
     """Run a dummy batch of ``input_shape`` through ``model`` and record
     every leaf module's output shape and parameter count, in call order."""
-    rows: list[LayerRow] = []
-    handles = [
-        module.register_forward_hook(
-            lambda m, _inp, out, name=name: rows.append(
-                LayerRow(name, type(m).__name__, tuple(out.shape),
-                         count_params(m))
-            )
-        )
-        for name, module in model.named_modules()
-        if not list(module.children())
-    ]
-    try:
-        with torch.no_grad():
-            model.eval()
-            model(torch.zeros(input_shape))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return rows
+    leaves = {name: module for name, module in model.named_modules()
+              if not list(module.children())}
+    with torch.no_grad():
+        outputs = capture_outputs(model, torch.zeros(input_shape), leaves)
+    return [LayerRow(name, type(leaves[name]).__name__, tuple(out.shape),
+                     count_params(leaves[name]))
+            for name, out in outputs.items()]
