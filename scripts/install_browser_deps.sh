@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Best-effort install of what the browser test needs: Debian's Chromium and a
-# local copy of MathJax 3 (which the built site serves itself). Without them
+# Best-effort install of what the browser test needs: Debian's Chromium, a
+# local copy of MathJax 3 (which the built site serves itself) and axe-core. Without them
 # the browser test is skipped with a reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -15,4 +15,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 bash scripts/install_mathjax.sh
+# axe-core, which the browser test injects to audit every page's accessibility
+if [ ! -f .cache/axe/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+  npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14.1 >/dev/null \
+    || echo "warning: could not install axe-core; the browser test will be skipped"
+fi
 exit 0

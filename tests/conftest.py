@@ -1,11 +1,16 @@
 """Shared fixtures: the digits, a tiny CIFAR-10 on disk, the built book."""
 from __future__ import annotations
 
+import functools
+import http.server
+import os
 import pickle
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -113,11 +118,15 @@ def build_book_strictly(repo: Path, out: Path) -> Path:
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
     """The whole book, built from a clean execution cache into a temporary
-    folder; its html/ folder."""
+    folder; its html/ folder. For quick iterations on the browser tests,
+    ``BUILT_BOOK=_build/html`` reuses an existing build instead."""
+    if os.environ.get("BUILT_BOOK"):
+        return Path(os.environ["BUILT_BOOK"]).resolve()
     return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))
 
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+AXE = ROOT / ".cache/axe/node_modules/axe-core/axe.min.js"
 
 
 def browser_path() -> str | None:
@@ -133,4 +142,73 @@ def has_browser() -> str | None:
     mathjax = ROOT / ".cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js"
     if not mathjax.is_file():
         return ("no local MathJax copy (run scripts/install_browser_deps.sh)")
+    if not AXE.is_file():
+        return ("no local axe-core copy (run scripts/install_browser_deps.sh)")
     return None
+
+
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu",
+    "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def server(built_book):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=browser_path(),
+                              args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory) -> Path:
+    """One folder for every page's full-page screenshot."""
+    return tmp_path_factory.mktemp("screenshots", numbered=False)
+
+
+def offline_page(context):
+    """A page whose outside requests are recorded and refused (the site,
+    MathJax included, must work offline) and whose console errors are
+    collected in ``page.console_errors``."""
+    pg = context.new_page()
+    pg.external = []
+    pg.console_errors = []
+
+    def route(r):
+        url = urlparse(r.request.url)
+        if url.hostname in ("127.0.0.1", "localhost"):
+            return r.continue_()
+        pg.external.append(r.request.url)
+        return r.abort()
+
+    pg.route("**/*", route)
+    pg.on("console", lambda m: m.type == "error"
+          and pg.console_errors.append(m.text))
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    """A desktop-sized offline page (see :func:`offline_page`)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield offline_page(context)
+    context.close()

@@ -1,13 +1,9 @@
 """The built site in a real browser: headless Chromium (the system one,
 driven by Playwright; no browser is downloaded)."""
-import functools
-import http.server
-import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from conftest import browser_path, has_browser
+from conftest import has_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
@@ -18,67 +14,6 @@ PAGES = ["book/intro.html", "book/01_why_cnns.html",
          "book/02_convolution.html", "book/03_opened_up.html",
          "book/references.html", "book/execution.html"]
 MATH_PAGES = PAGES[:4]
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu",
-    "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def server(built_book):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(built_book))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=browser_path(),
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    """One folder for every page's full-page screenshot."""
-    return tmp_path_factory.mktemp("screenshots", numbered=False)
-
-
-@pytest.fixture
-def page(browser):
-    """A page whose outside requests are recorded and refused: the site,
-    MathJax included, must work offline."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.external = []
-    pg.console_errors = []
-
-    def route(r):
-        url = urlparse(r.request.url)
-        if url.hostname in ("127.0.0.1", "localhost"):
-            return r.continue_()
-        pg.external.append(r.request.url)
-        return r.abort()
-
-    pg.route("**/*", route)
-    pg.on("console", lambda m: m.type == "error"
-          and pg.console_errors.append(m.text))
-    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
-    yield pg
-    context.close()
-
-
 @pytest.mark.parametrize("path", PAGES)
 def test_page_in_browser(page, server, path, screenshots):
     response = page.goto(f"{server}/{path}", wait_until="networkidle")

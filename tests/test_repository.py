@@ -1,10 +1,21 @@
 """The repository's promises to readers: one test command everywhere,
 Binder, launch buttons, citation metadata."""
+import ast
+import glob
+import importlib.metadata
 import re
+import shlex
+import stat
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from conftest import ROOT
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -33,11 +44,247 @@ def test_config_builds_strictly_with_cache_and_launch_buttons():
         assert (ROOT / f"book/{name}.md").is_file()
 
 
-def test_binder_installs_the_library():
-    reqs = (ROOT / "binder/requirements.txt").read_text()
-    assert "-r ../requirements.txt" in reqs and "jupytext" in reqs
-    post_build = (ROOT / "binder/postBuild").read_text()
-    assert "pip install --no-deps -e ." in post_build
+BINDER = ROOT / "binder"
+# The kernel that a page's kernelspec names, and the distribution providing it.
+KERNEL_DISTRIBUTIONS = {"python3": "ipykernel"}
+
+
+def read_requirements(path: Path) -> tuple[list[tuple[str, str]],
+                                           dict[str, Requirement]]:
+    """A pip requirements file as (its option lines as (flag, value), its
+    requirements by canonical name); a line that is neither fails."""
+    options, requirements = [], {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*", "", raw).strip()
+        if not line:
+            continue
+        where = f"{path.relative_to(ROOT)}:{number}"
+        if line.startswith("-"):
+            flag, _, value = line.partition(" ")
+            if "=" in flag:
+                flag, value = flag.split("=", 1)
+            options.append((flag, value.strip()))
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            pytest.fail(f"{where}: {error}")
+        name = canonicalize_name(requirement.name)
+        assert name not in requirements, f"{where}: {name} listed twice"
+        requirements[name] = requirement
+    return options, requirements
+
+
+def pinned_version(requirement: Requirement) -> Version:
+    """The version of an exact pin (name==version); fails otherwise."""
+    specs = list(requirement.specifier)
+    assert len(specs) == 1 and specs[0].operator == "==", (
+        f"{requirement} is not pinned to one version")
+    return Version(specs[0].version)
+
+
+def test_binder_requirements_keep_the_development_pins_with_cpu_torch():
+    """binder/requirements.txt parses, stands alone (repo2docker installs it
+    before copying the repository), pins every package that
+    requirements.txt also pins to the same version, and takes torch and
+    torchvision as CPU-only wheels from an https index."""
+    options, binder = read_requirements(BINDER / "requirements.txt")
+    _, dev = read_requirements(ROOT / "requirements.txt")
+    for flag, url in options:
+        assert flag in ("--extra-index-url", "--index-url"), (
+            f"binder/requirements.txt: option {flag} (only index URLs: -r, "
+            "-c and -e need files repo2docker has not copied yet)")
+        parts = urlsplit(url)
+        assert parts.scheme == "https" and parts.netloc, (flag, url)
+    shared = sorted(binder.keys() & dev.keys())
+    assert shared, "binder/requirements.txt shares no package with the pins"
+    for name in shared:
+        development = pinned_version(dev[name])
+        assert pinned_version(binder[name]).public == str(development), (
+            f"{name}: binder has {binder[name]}, requirements.txt "
+            f"{dev[name]}")
+    for name in ("torch", "torchvision"):
+        assert pinned_version(binder[name]).local == "cpu", (
+            f"{name} must be the CPU-only wheel ({name}==X.Y.Z+cpu)")
+    indexes = [urlsplit(url).path.rstrip("/") for _, url in options]
+    assert any(path.endswith("/cpu") for path in indexes), (
+        "the +cpu wheels need PyTorch's CPU index (--extra-index-url)")
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level names of the absolute imports anywhere in ``source``."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def runtime_needs() -> dict[str, set[str]]:
+    """What a reader's environment must hold, as {top-level module or
+    distribution: where it is needed}: the imports of every code cell of
+    the pages and of every library module, the kernel the pages name and
+    jupytext for pages stored as text notebooks."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    needs: dict[str, set[str]] = {}
+
+    def need(name: str, where: str) -> None:
+        needs.setdefault(name, set()).add(where)
+
+    to_python = TransformerManager().transform_cell   # %magics, !shell
+    for page in sorted((ROOT / "book").glob("*.md")):
+        where = str(page.relative_to(ROOT))
+        notebook = read_myst_markdown_notebook(page.read_text())
+        cells = [c for c in notebook.cells if c.cell_type == "code"]
+        if not cells:
+            continue
+        kernel = notebook.metadata["kernelspec"]["name"]
+        assert kernel in KERNEL_DISTRIBUTIONS, f"{where}: kernel {kernel}"
+        need(KERNEL_DISTRIBUTIONS[kernel], where)
+        if "jupytext" in notebook.metadata:
+            need("jupytext", where)
+        for cell in cells:
+            for module in imported_modules(to_python(cell.source)):
+                need(module, where)
+    for module_file in sorted((ROOT / "src").rglob("*.py")):
+        where = str(module_file.relative_to(ROOT))
+        for module in imported_modules(module_file.read_text()):
+            need(module, where)
+    return needs
+
+
+def test_binder_requirements_are_exactly_the_runtime_dependencies():
+    """Every third-party module the pages or the library import (mapped to
+    its distribution in this venv), the pages' kernel and jupytext are in
+    binder/requirements.txt, and nothing else is: no test or build tools."""
+    _, binder = read_requirements(BINDER / "requirements.txt")
+    distributions = importlib.metadata.packages_distributions()
+    required: dict[str, set[str]] = {}
+    unknown = {}
+    for name, where in runtime_needs().items():
+        if name in sys.stdlib_module_names or name == "cnn_tutorial":
+            continue
+        if name in KERNEL_DISTRIBUTIONS.values() or name == "jupytext":
+            provided_by = [name]
+        elif name in distributions:
+            provided_by = distributions[name]
+        else:
+            unknown[name] = sorted(where)
+            continue
+        for distribution in provided_by:
+            required.setdefault(canonicalize_name(distribution),
+                                set()).update(where)
+    assert not unknown, f"imported but not installed in the venv: {unknown}"
+    missing = {d: sorted(w) for d, w in required.items() if d not in binder}
+    assert not missing, f"needed at run time, not in binder: {missing}"
+    extra = sorted(binder.keys() - required.keys())
+    assert not extra, f"in binder/requirements.txt but never imported: {extra}"
+
+
+def test_binder_post_build_and_python_version():
+    """postBuild is an executable bash script that stops on errors and
+    installs the library without letting pip resolve its dependencies again
+    (from PyPI, CUDA torch included); runtime.txt asks for the Python that
+    CI builds and tests with."""
+    post_build = BINDER / "postBuild"
+    assert post_build.stat().st_mode & stat.S_IXUSR, "postBuild not executable"
+    lines = [shlex.split(line, comments=True)
+             for line in post_build.read_text().splitlines()]
+    commands = [words for words in lines if words]
+    assert post_build.read_text().startswith("#!/bin/bash\n")
+    assert ["set", "-e"] in commands, "repo2docker ignores errors without it"
+    installs = [words for words in commands if words[:2] == ["pip", "install"]]
+    assert installs and all("--no-deps" in words for words in installs)
+    assert any(words[-2:] in (["-e", "."], ["--editable", "."])
+               for words in installs), "the library is not installed"
+
+    runtime = (BINDER / "runtime.txt").read_text().strip()
+    assert re.fullmatch(r"python-3\.\d+", runtime), runtime
+    for name in ("book.yml", "tests.yml"):
+        versions = {step["with"]["python-version"]
+                    for step in workflow_steps(load_workflow(name))
+                    if uses(step, "actions/setup-python")}
+        assert versions == {runtime.removeprefix("python-")}, (name, versions)
+
+
+def load_workflow(name: str) -> dict:
+    workflow = yaml.safe_load((ROOT / ".github/workflows" / name).read_text())
+    if True in workflow:   # YAML 1.1 reads the key `on` as a boolean
+        workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def workflow_steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values()
+            for step in job.get("steps", [])]
+
+
+def uses(step: dict, action: str) -> bool:
+    """Whether a step runs ``action`` (any version, any sub-action)."""
+    return step.get("uses", "").split("@")[0].startswith(action)
+
+
+def hashed_files(expression: str) -> set[str]:
+    """The repository files that the hashFiles(...) calls in a workflow
+    expression hash."""
+    files = set()
+    for arguments in re.findall(r"hashFiles\(([^)]*)\)", expression):
+        for pattern in re.findall(r"'([^']*)'", arguments):
+            files.update(glob.glob(pattern, root_dir=ROOT, recursive=True))
+    return files
+
+
+def test_book_workflow_caches_on_src_reports_failures_and_runs_weekly():
+    """The book workflow builds with `make book`, restores the execution
+    cache only for the same src/ (its key and every restore key hash every
+    library file) together with the src/ hash file that `make book` checks,
+    uploads the build log and execution reports when the build fails, and
+    runs on a schedule without the cache."""
+    workflow = load_workflow("book.yml")
+    crons = [entry["cron"] for entry in workflow["on"].get("schedule", [])]
+    assert crons, "no scheduled build"
+    assert all(len(cron.split()) == 5 for cron in crons), crons
+
+    builds = [(job, i) for job in workflow["jobs"].values()
+              for i, step in enumerate(job.get("steps", []))
+              if re.search(r"\bmake book\b", step.get("run", ""))]
+    assert len(builds) == 1, "build once, with `make book` (src/ hash check)"
+    job, build = builds[0]
+    steps = job["steps"]
+
+    caches = [s for s in steps[:build] if uses(s, "actions/cache")]
+    assert caches, "no execution cache restored before the build"
+    library = {str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py")}
+    assert library
+    makefile_paths = set(re.findall(r"_build/\.[\w-]+",
+                                    (ROOT / "Makefile").read_text()))
+    for cache in caches:
+        paths = set(cache["with"]["path"].split())   # one path a line
+        assert makefile_paths <= paths, (
+            f"`make book` uses {sorted(makefile_paths)}; cached: {paths}")
+        restore_keys = cache["with"].get("restore-keys", "").splitlines()
+        keys = [cache["with"]["key"], *filter(None, restore_keys)]
+        for key in keys:
+            assert library <= hashed_files(key), (
+                f"cache key {key!r} does not hash every file of src/")
+        assert "schedule" in cache.get("if", ""), (
+            "the scheduled build must execute every page (no cache)")
+
+    log = re.search(r"\|\s*tee\s+(?:-a\s+)?(\S+)", steps[build]["run"])
+    assert log, "the build's output is not written to a log file"
+    assert (steps[build].get("shell") == "bash"
+            or "pipefail" in steps[build]["run"]), "tee hides a failed build"
+    uploads = [s for s in steps[build + 1:]
+               if uses(s, "actions/upload-artifact")
+               and "failure()" in s.get("if", "")]
+    assert uploads, "nothing is uploaded when the build fails"
+    uploaded = {path.rstrip("/") for step in uploads
+                for path in step["with"]["path"].split()}
+    assert {log.group(1), "_build/html/reports"} <= uploaded, uploaded
 
 
 def test_citation_metadata():
@@ -57,8 +304,6 @@ def test_requirements_pin_torch_and_torchvision_together():
 def test_ruff_is_clean():
     import shutil
     import subprocess
-    import sys
-    from pathlib import Path
 
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     result = subprocess.run(

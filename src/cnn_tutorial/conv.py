@@ -265,6 +265,32 @@ KERNELS = {
 }
 
 
+EXAMPLE_SIDE = 12   # the largest input the convolution explorer offers
+
+
+def example_input(n: int = 5) -> np.ndarray:
+    """The chapter's worked-example input: small integers 0-4, the top-left
+    n x n corner of one fixed 12 x 12 grid (so every size shows the same
+    numbers)."""
+    if not 1 <= n <= EXAMPLE_SIDE:
+        raise ValueError(
+            f"example_input: n must be 1..{EXAMPLE_SIDE}, got {n}")
+    grid = np.random.default_rng(4).integers(0, 5, (EXAMPLE_SIDE,) * 2)
+    return grid[:n, :n].astype(float)
+
+
+def example_kernel(k: int = 3) -> np.ndarray:
+    """A k x k bright-left, dark-right kernel: +1 columns left of the
+    centre, -1 right of it, 0 in the centre column (k = 3: rows of
+    [1, 0, -1]); k = 1 is the identity [[1]]."""
+    if k < 1:
+        raise ValueError(f"example_kernel: k must be >= 1, got {k}")
+    if k == 1:
+        return np.ones((1, 1))
+    row = np.sign((k - 1) / 2 - np.arange(k))
+    return np.tile(row, (k, 1)).astype(float)
+
+
 def opponent_kernel(plus: int = 0, minus: int = 1) -> np.ndarray:
     """A [1, 3, 1, 1] kernel computing channel ``plus`` minus channel
     ``minus`` at every pixel: red-green opponency for (0, 1)."""

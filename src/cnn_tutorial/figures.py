@@ -578,3 +578,20 @@ def plot_channels(x, w, out, bias) -> Figure:
                                     edgecolor="#d95f02", lw=3.5,
                                     clip_on=False))
     return fig
+
+
+def plot_prediction(digit, probabilities: Sequence[float]) -> Figure:
+    """An 8x8 digit and the ten class probabilities a model gives it."""
+    digit, probabilities = _as_array(digit), _as_array(probabilities)
+    fig, axes = _figure(1, 2, (6.9, 2.4), width_ratios=[1, 2.2])
+    axes[0, 0].imshow(digit, cmap=DIGIT_CMAP)
+    axes[0, 0].set_axis_off()
+    axes[0, 0].set_title("input (8×8)")
+    ax = axes[0, 1]
+    classes = np.arange(len(probabilities))
+    ax.bar(classes, probabilities, color=MODEL_COLORS["CNN"])
+    ax.set_xticks(classes)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("class")
+    ax.set_ylabel("probability")
+    return fig

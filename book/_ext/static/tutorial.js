@@ -7,3 +7,4 @@ document.addEventListener("DOMContentLoaded", () => {
     img.addEventListener("click", () => window.open(img.src, "_blank"));
   }
 });
+

@@ -1,0 +1,320 @@
+// Draw a digit (chapter 3): the chapter's trained digits CNN, run in the
+// page on the weights exported when the book was built. The 32×32 pad is
+// reduced to 8×8 the way the scikit-learn digits were made: each cell counts
+// the inked pixels of a 4×4 block (0–16).
+// Test hook: window.cnnTutorial.digitPad.{ready, setPixels, pixels, probabilities, featureMaps}.
+(() => {
+  "use strict";
+  const ns = window.cnnTutorial;
+  const PAD = 32, SIDE = 8, BLOCK = 4, BRUSH = 1.6;
+  // Order in which a 4×4 block's pixels are inked to show a count (Bayer dither).
+  const DITHER = [0, 10, 2, 8, 5, 15, 7, 13, 1, 11, 3, 9, 4, 14, 6, 12];
+
+  // --- the forward pass: tensors are { c, h, w, data: Float64Array } -------
+  function conv2d(t, weight, bias, pad, stride) {
+    const [f, c, k] = weight.shape, W = weight.values, B = bias.values;
+    if (c !== t.c) throw new Error(`conv expects ${c} channels, got ${t.c}`);
+    const ho = Math.floor((t.h + 2 * pad - k) / stride) + 1, wo = Math.floor((t.w + 2 * pad - k) / stride) + 1;
+    const out = new Float64Array(f * ho * wo);
+    for (let o = 0; o < f; o++) {
+      for (let i = 0; i < ho; i++) {
+        for (let j = 0; j < wo; j++) {
+          let acc = B[o];
+          for (let ch = 0; ch < c; ch++) {
+            for (let m = 0; m < k; m++) {
+              const r = i * stride + m - pad;
+              if (r < 0 || r >= t.h) continue;
+              for (let q = 0; q < k; q++) {
+                const col = j * stride + q - pad;
+                if (col < 0 || col >= t.w) continue;
+                acc += t.data[(ch * t.h + r) * t.w + col] * W[((o * c + ch) * k + m) * k + q];
+              }
+            }
+          }
+          out[(o * ho + i) * wo + j] = acc;
+        }
+      }
+    }
+    return { c: f, h: ho, w: wo, data: out };
+  }
+  function maxpool(t, k) {
+    const ho = Math.floor(t.h / k), wo = Math.floor(t.w / k), out = new Float64Array(t.c * ho * wo);
+    for (let ch = 0; ch < t.c; ch++) {
+      for (let i = 0; i < ho; i++) {
+        for (let j = 0; j < wo; j++) {
+          let best = -Infinity;
+          for (let m = 0; m < k; m++) {
+            for (let q = 0; q < k; q++) best = Math.max(best, t.data[(ch * t.h + i * k + m) * t.w + j * k + q]);
+          }
+          out[(ch * ho + i) * wo + j] = best;
+        }
+      }
+    }
+    return { c: t.c, h: ho, w: wo, data: out };
+  }
+  function linear(t, weight, bias) {
+    const [o, n] = weight.shape;
+    if (n !== t.data.length) throw new Error(`linear expects ${n} inputs, got ${t.data.length}`);
+    const out = new Float64Array(o);
+    for (let r = 0; r < o; r++) {
+      let acc = bias.values[r];
+      for (let c = 0; c < n; c++) acc += weight.values[r * n + c] * t.data[c];
+      out[r] = acc;
+    }
+    return { c: o, h: 1, w: 1, data: out };
+  }
+  function forward(layers, weights, show, pixels, scale) {
+    let t = { c: 1, h: SIDE, w: SIDE, data: Float64Array.from(pixels, (v) => v / scale) };
+    const maps = {};
+    for (const layer of layers) {
+      if (layer.type === "conv2d") {
+        t = conv2d(t, weights[layer.weight], weights[layer.bias], layer.padding, layer.stride);
+        if (show[layer.name]) maps[show[layer.name]] = t;
+      } else if (layer.type === "relu") t = { ...t, data: t.data.map((v) => Math.max(0, v)) };
+      else if (layer.type === "maxpool") t = maxpool(t, layer.size);
+      else if (layer.type === "flatten") t = { c: t.data.length, h: 1, w: 1, data: t.data };
+      else if (layer.type === "linear") t = linear(t, weights[layer.weight], weights[layer.bias]);
+      else throw new Error(`unknown layer type ${layer.type}`);
+    }
+    const top = Math.max(...t.data), e = t.data.map((v) => Math.exp(v - top));
+    const total = e.reduce((a, b) => a + b, 0);
+    return { probabilities: Array.from(e, (v) => v / total), maps };
+  }
+  function checkWeights(weights, layers) {
+    for (const layer of layers) {
+      for (const name of [layer.weight, layer.bias].filter(Boolean)) {
+        const w = weights[name];
+        if (!w) throw new Error(`the weights file has no ${name}`);
+        const size = w.shape.reduce((a, b) => a * b, 1);
+        if (size !== w.values.length) throw new Error(`${name}: shape ${w.shape} but ${w.values.length} values`);
+      }
+    }
+  }
+
+  // --- drawing ---------------------------------------------------------------
+  function paintTiles(canvas, tiles, cols, stops, signed) {
+    // tiles: { c, h, w, data }; one tile per channel, shared scale (as in the chapter's figures)
+    const gap = 1, rows = Math.ceil(tiles.c / cols), tw = tiles.w + gap, th = tiles.h + gap;
+    canvas.width = cols * tw - gap;
+    canvas.height = rows * th - gap;
+    const ctx = canvas.getContext("2d"), img = ctx.createImageData(canvas.width, canvas.height);
+    img.data.fill(255);
+    const vmax = signed ? Math.max(...tiles.data.map(Math.abs)) || 1 : 1;
+    for (let ch = 0; ch < tiles.c; ch++) {
+      const x0 = (ch % cols) * tw, y0 = Math.floor(ch / cols) * th;
+      for (let r = 0; r < tiles.h; r++) {
+        for (let c = 0; c < tiles.w; c++) {
+          const v = tiles.data[(ch * tiles.h + r) * tiles.w + c];
+          const color = ns.rampColor(stops, signed ? (v / vmax + 1) / 2 : v);
+          const at = ((y0 + r) * canvas.width + x0 + c) * 4;
+          img.data.set(color, at);
+        }
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  function mount(root, cfg, fallback) {
+    const el = ns.el;
+    const bitmap = new Uint8Array(PAD * PAD);
+    let pixels = new Array(SIDE * SIDE).fill(0), weights = null, result = null;
+    let pen = null, cursor = { x: PAD / 2, y: PAD / 2 }, keyboardPen = false;
+
+    const pad = el("canvas", {
+      class: "cnn-pad", width: PAD * 7, height: PAD * 7, tabindex: "0", role: "img",
+      "aria-label": "Drawing pad, 32 by 32 pixels",
+      "aria-describedby": "cnn-pad-help",
+    });
+    const help = el("p", {
+      id: "cnn-pad-help", class: "cnn-help",
+      text: "Draw with the mouse, a finger or a pen. By keyboard: arrow keys move the pen, Space puts it down or lifts it, Delete clears.",
+    });
+    const input = el("canvas", { class: "cnn-input", role: "img", "aria-label": "The 8 by 8 input the network sees" });
+    const bars = [];
+    const probs = el("div", { class: "cnn-probs", role: "list", "aria-label": "Class probabilities" });
+    for (let d = 0; d < 10; d++) {
+      const fill = el("span", { class: "cnn-bar-fill" });
+      fill.style.background = cfg.colors.bar;
+      const value = el("span", { class: "cnn-prob-value" });
+      const row = el("div", { class: "cnn-prob", role: "listitem" },
+        el("span", { class: "cnn-prob-label", text: String(d) }),
+        el("span", { class: "cnn-bar", "aria-hidden": "true" }, fill), value);
+      probs.append(row);
+      bars.push({ row, fill, value });
+    }
+    const verdict = el("p", { class: "cnn-verdict", "aria-live": "polite" });
+    const status = el("p", { class: "cnn-message", role: "status", text: "Loading the trained network…" });
+    const clear = el("button", { type: "button", text: "Clear" });
+    clear.addEventListener("click", () => setBitmap(null));
+    const presets = el("div", { class: "cnn-buttons", role: "group", "aria-label": "Test digits to load" },
+      el("span", { text: "Test digits:" }));
+    cfg.presets.forEach((preset) => {
+      const b = el("button", { type: "button", "aria-label": `Load a test digit ${preset.label}`, text: preset.label });
+      b.addEventListener("click", () => api.setPixels(preset.pixels));
+      presets.append(b);
+    });
+    const maps = {};
+    const mapBlocks = Object.values(cfg.show).map((name) => {
+      maps[name] = el("canvas", { class: "cnn-maps", role: "img", "aria-label": `${name} feature maps` });
+      return el("div", { class: "cnn-map-block" },
+        el("div", { class: "cnn-panel-caption", text: `${name} feature maps, before ReLU (red positive, blue negative, one scale per layer)` }),
+        maps[name]);
+    });
+    const left = el("div", { class: "cnn-panel" }, pad, el("div", { class: "cnn-panel-caption", text: "draw here (32×32)" }));
+    const middle = el("div", { class: "cnn-panel" }, input, el("div", { class: "cnn-panel-caption", text: "8×8 input (0–16)" }));
+    const right = el("div", { class: "cnn-panel cnn-prob-panel" }, probs, verdict);
+    root.append(el("div", { class: "cnn-digit-pad" },
+      el("div", { class: "cnn-stage" }, left, middle, right),
+      el("div", { class: "cnn-buttons" }, clear), presets, help, status, ...mapBlocks));
+
+    // 8×8 counts of inked pixels per 4×4 block, as the digits were made.
+    function downsample() {
+      pixels = pixels.map((_, i) => {
+        const r0 = Math.floor(i / SIDE) * BLOCK, c0 = (i % SIDE) * BLOCK;
+        let count = 0;
+        for (let r = 0; r < BLOCK; r++) for (let c = 0; c < BLOCK; c++) count += bitmap[(r0 + r) * PAD + c0 + c];
+        return count;
+      });
+    }
+    function setBitmap(values) {
+      bitmap.fill(0);
+      if (values) {
+        values.forEach((v, i) => {
+          const r0 = Math.floor(i / SIDE) * BLOCK, c0 = (i % SIDE) * BLOCK, on = Math.round(v);
+          DITHER.forEach((order, b) => {
+            if (order < on) bitmap[(r0 + Math.floor(b / BLOCK)) * PAD + c0 + (b % BLOCK)] = 1;
+          });
+        });
+        pixels = Array.from(values, Number);
+      } else downsample();
+      update();
+    }
+    function ink(x, y) {
+      for (let r = Math.floor(y - BRUSH); r <= y + BRUSH; r++) {
+        for (let c = Math.floor(x - BRUSH); c <= x + BRUSH; c++) {
+          if (r >= 0 && c >= 0 && r < PAD && c < PAD && (r + 0.5 - y) ** 2 + (c + 0.5 - x) ** 2 <= BRUSH ** 2) {
+            bitmap[r * PAD + c] = 1;
+          }
+        }
+      }
+    }
+    function stroke(from, to) {
+      const steps = Math.max(1, Math.ceil(Math.hypot(to.x - from.x, to.y - from.y) / 0.5));
+      for (let i = 0; i <= steps; i++) ink(from.x + ((to.x - from.x) * i) / steps, from.y + ((to.y - from.y) * i) / steps);
+      downsample();
+      update();
+    }
+    function drawPad() {
+      const ctx = pad.getContext("2d"), u = pad.width / PAD;
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, pad.width, pad.height);
+      ctx.fillStyle = "#000";
+      for (let i = 0; i < bitmap.length; i++) if (bitmap[i]) ctx.fillRect((i % PAD) * u, Math.floor(i / PAD) * u, u, u);
+      ctx.strokeStyle = "#bbb";
+      ctx.lineWidth = 1;
+      for (let b = 1; b < SIDE; b++) {
+        const at = b * BLOCK * u + 0.5;
+        ctx.beginPath(); ctx.moveTo(at, 0); ctx.lineTo(at, pad.height); ctx.moveTo(0, at); ctx.lineTo(pad.width, at); ctx.stroke();
+      }
+      if (document.activeElement === pad) {
+        ctx.strokeStyle = cfg.colors.bar;
+        ctx.lineWidth = 3;
+        ctx.beginPath();
+        ctx.arc(cursor.x * u, cursor.y * u, BRUSH * u, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
+    }
+    function update() {
+      drawPad();
+      paintTiles(input, { c: 1, h: SIDE, w: SIDE, data: pixels.map((v) => v / cfg.scale) }, 1, cfg.colors.digit, false);
+      if (!weights) return;
+      result = forward(cfg.layers, weights, cfg.show, pixels, cfg.scale);
+      const p = result.probabilities, best = p.indexOf(Math.max(...p));
+      bars.forEach(({ row, fill, value }, d) => {
+        fill.style.width = `${(100 * p[d]).toFixed(1)}%`;
+        value.textContent = `${(100 * p[d]).toFixed(1)} %`;
+        row.classList.toggle("cnn-top", d === best);
+        row.setAttribute("aria-label", `${d}: ${(100 * p[d]).toFixed(1)} percent`);
+      });
+      verdict.textContent = pixels.some((v) => v > 0)
+        ? `The network reads a ${best} (${(100 * p[best]).toFixed(1)} %).`
+        : "The pad is empty: draw a digit.";
+      for (const [name, canvas] of Object.entries(maps)) {
+        const t = result.maps[name];
+        paintTiles(canvas, t, t.w > 4 ? 8 : 16, cfg.colors.signed, true);
+      }
+    }
+
+    const point = (e) => {
+      const box = pad.getBoundingClientRect();
+      return { x: ((e.clientX - box.left) / box.width) * PAD, y: ((e.clientY - box.top) / box.height) * PAD };
+    };
+    pad.addEventListener("pointerdown", (e) => {
+      pad.setPointerCapture(e.pointerId);
+      pen = point(e);
+      stroke(pen, pen);
+    });
+    pad.addEventListener("pointermove", (e) => {
+      if (!pen) return;
+      const next = point(e);
+      stroke(pen, next);
+      pen = next;
+    });
+    for (const type of ["pointerup", "pointercancel"]) pad.addEventListener(type, () => (pen = null));
+    pad.addEventListener("keydown", (e) => {
+      const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      if (e.key in moves) {
+        const [dx, dy] = moves[e.key], from = { ...cursor };
+        cursor = { x: Math.min(PAD - 0.5, Math.max(0.5, cursor.x + dx)), y: Math.min(PAD - 0.5, Math.max(0.5, cursor.y + dy)) };
+        if (keyboardPen) stroke(from, cursor);
+        else drawPad();
+      } else if (e.key === " " || e.key === "Enter") {
+        keyboardPen = !keyboardPen;
+        if (keyboardPen) stroke(cursor, cursor);
+      } else if (e.key === "Delete" || e.key === "Backspace") setBitmap(null);
+      else return;
+      e.preventDefault();
+    });
+    pad.addEventListener("focus", drawPad);
+    pad.addEventListener("blur", () => { keyboardPen = false; drawPad(); });
+
+    let loaded;
+    const api = {
+      ready: new Promise((resolve, reject) => (loaded = { resolve, reject })),
+      setPixels(values) {
+        if (!values || values.length !== SIDE * SIDE || !Array.from(values).every((v) => Number.isFinite(v) && v >= 0 && v <= 16)) {
+          throw new Error("digitPad.setPixels: give 64 numbers between 0 and 16 (an 8×8 digit, row by row)");
+        }
+        setBitmap(values);
+      },
+      pixels: () => pixels.slice(),
+      probabilities: () => (result ? result.probabilities.slice() : null),
+      featureMaps: () => (result ? Object.fromEntries(Object.entries(result.maps).map(([k, t]) => [k, Array.from(t.data)])) : null),
+    };
+    api.ready.catch(() => {});
+    ns.digitPad = api;
+    update();
+
+    const url = new URL(cfg.weights, ns.staticBase);
+    fetch(url)
+      .then((r) => {
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        return r.json();
+      })
+      .then((w) => {
+        checkWeights(w, cfg.layers);
+        weights = w;
+        fallback.hidden = true;
+        status.textContent = "";
+        update();
+        loaded.resolve(true);
+      })
+      .catch((err) => {
+        status.textContent = `Could not load the network's weights (${url.pathname}): ${err.message}. `
+          + "Pages opened straight from disk cannot load them; serve the built site (make serve).";
+        loaded.reject(err);
+      });
+  }
+
+  ns.mount("digit-pad", mount);
+})();

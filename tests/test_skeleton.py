@@ -1,0 +1,729 @@
+"""Every chapter follows the page skeleton and cross-references by label.
+
+Fast: these tests read the MyST sources and build nothing. A chapter is a
+page of ``_toc.yml`` whose file name starts with its number (``01_...``);
+the intro, the references and the execution statistics are not chapters.
+
+Each chapter has, in this order: a "Learning objectives" admonition, a
+"Prerequisites" admonition, ``## Summary``, ``## Exercises`` (every exercise
+with a ``{dropdown} Solution``) and, as its last paragraph, a ``**Next:**``
+line linking the next chapter with ``{doc}`` (the last chapter may link
+any page). Solutions cite computed
+numbers as ``{glue:text}`` values; every glue name a page uses is glued by a
+code cell of that page. Figures and equations are referenced by label
+(``{numref}``, ``{eq}``), never as "the figure below".
+
+The checkers return lists of problems; the tests at the end of this module
+run them on small broken pages, so each check is known to fail.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+import os
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+TEMPLATE = ROOT / "book" / "_template.md"
+
+
+def toc_pages(toc: dict) -> list[Path]:
+    """The .md files of ``_toc.yml`` in reading order (root first)."""
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return [ROOT / f"{f}.md" for f in files]
+
+
+PAGES = toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+CHAPTERS = [p for p in PAGES if p.name[:2].isdigit()]
+
+
+# --- reading a MyST notebook -------------------------------------------------
+
+FENCE = re.compile(r"^\s*(`{3,})\s*(.*?)\s*$")
+
+
+def _front_matter_end(lines: list[str]) -> int:
+    """Index of the first line after the YAML front matter (0 if none)."""
+    if lines and lines[0].strip() == "---":
+        for i in range(1, len(lines)):
+            if lines[i].strip() == "---":
+                return i + 1
+    return 0
+
+
+def _scan(text: str):
+    """(lines, prose, cells): the page's lines; the same lines with front
+    matter, MyST comments and the bodies of code blocks and code cells
+    blanked (line numbers kept; directive fences such as ```` ```{note} ````
+    are prose); and each code cell as (header lines, python source)."""
+    lines = text.splitlines()
+    prose = list(lines)
+    start = _front_matter_end(lines)
+    prose[:start] = [""] * start
+    cells, directives = [], []
+    i = start
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            if lines[i].lstrip().startswith("%"):
+                prose[i] = ""                        # a MyST comment
+            i += 1
+            continue
+        ticks, info = len(m.group(1)), m.group(2)
+        if not info and directives and ticks >= directives[-1]:
+            directives.pop()                         # closes a directive
+        elif info.startswith("{") and not info.startswith("{code-cell}"):
+            directives.append(ticks)                 # body is prose
+        else:                                        # code: blank the body
+            j = i + 1
+            closing = re.compile(rf"^\s*`{{{ticks},}}\s*$")
+            while j < len(lines) and not closing.match(lines[j]):
+                j += 1
+            body = lines[i + 1:j]
+            prose[i + 1:j + 1] = [""] * len(lines[i + 1:j + 1])
+            if info.startswith("{code-cell}"):
+                cells.append(_split_cell(body))
+            i = j
+        i += 1
+    return lines, prose, cells
+
+
+def _split_cell(body: list[str]) -> tuple[list[str], str]:
+    """A code cell's option lines (YAML block or ``:key:`` lines) and its
+    python source, with IPython magics dropped."""
+    header = []
+    if body and body[0].strip() == "---":
+        end = next((k for k in range(1, len(body))
+                    if body[k].strip() == "---"), len(body) - 1)
+        header, body = body[:end + 1], body[end + 1:]
+    while body and re.match(r"^:\w[\w-]*:", body[0]):
+        header, body = [*header, body[0]], body[1:]
+    source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                       for line in body)
+    return header, source
+
+
+def _headings(prose: list[str]) -> list[tuple[int, int, str]]:
+    """(line, level, title) of every Markdown heading."""
+    out = []
+    for i, line in enumerate(prose):
+        m = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        if m:
+            out.append((i, len(m.group(1)), m.group(2)))
+    return out
+
+
+# --- the page skeleton -------------------------------------------------------
+
+def _admonition(prose: list[str], title: str) -> list[int]:
+    pattern = re.compile(
+        rf"^\s*(?::{{3,}}|`{{3,}})\{{admonition\}}\s+{title}\s*$", re.I)
+    return [i for i, line in enumerate(prose) if pattern.match(line)]
+
+
+def _last_paragraph(prose: list[str]) -> tuple[int, str]:
+    """(first line, text) of the page's last non-empty paragraph."""
+    end = max((i for i, line in enumerate(prose) if line.strip()),
+              default=-1)
+    start = end
+    while start > 0 and prose[start - 1].strip():
+        start -= 1
+    return start, "\n".join(prose[start:end + 1])
+
+
+def _exercises(prose: list[str], start: int, end: int) -> list[list[str]]:
+    """The exercises of the section prose[start:end]: its top-level
+    numbered items, or the whole section if it has no numbered list."""
+    items, current = [], None
+    for line in prose[start:end]:
+        if re.match(r"^\d+[.)]\s", line):
+            current = [line]
+            items.append(current)
+        elif current is not None:
+            current.append(line)
+    return items or [prose[start:end]]
+
+
+DROPDOWN = re.compile(r"^(\s*)(:{3,}|`{3,})\{dropdown\}\s*(.*?)\s*$")
+
+
+def _solutions(exercise: list[str]) -> list[str]:
+    """The text of each solution dropdown in one exercise."""
+    out = []
+    for i, line in enumerate(exercise):
+        m = DROPDOWN.match(line)
+        if not m or not m.group(3).lower().startswith("solution"):
+            continue
+        fence = m.group(2)
+        closing = re.compile(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}"
+                             r"\s*$")
+        body = []
+        for other in exercise[i + 1:]:
+            if closing.match(other):
+                break
+            body.append(other)
+        out.append("\n".join(body))
+    return out
+
+
+ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")
+OPERATOR = re.compile(r"[+\-−*/×^]|\\(?:cdot|times|frac|lfloor|sqrt|sum)")
+RESULT = re.compile(
+    r"(?:=|\\approx|≈)\s*\$?\s*(?:\\[,;:! ]\s*)*[-−]?\d[\d.,]*")
+MEASURED = re.compile(r"\d\.\d|\d\s*\\?%")
+
+
+def typed_results(solution: str) -> list[str]:
+    """Numbers a solution types that come from a computation: the right
+    side of ``expression = number`` and any decimal or percentage. Roles
+    (``{glue:text}`name```, citations) are not looked at; code blocks are
+    already blanked."""
+    text = ROLE.sub("{role}", solution)
+    found = []
+    for m in RESULT.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        left = text[max(line_start, text.rfind("$", 0, m.start()) + 1,
+                        text.rfind("=", 0, m.start()) + 1):m.start()]
+        if OPERATOR.search(left):
+            found.append(text[max(line_start, m.start() - 30):m.end()])
+    found += [text[max(0, m.start() - 20):m.end() + 5]
+              for m in MEASURED.finditer(text)]
+    return [" ".join(f.split()) for f in found]
+
+
+def skeleton_problems(text: str, next_doc: str | None = None) -> list[str]:
+    """What the page lacks of the chapter skeleton. ``next_doc``: the
+    {doc} target its Next line must link (any target if None)."""
+    _, prose, _ = _scan(text)
+    problems, where = [], {}
+    for key, title in (("objectives", "Learning objectives"),
+                       ("prerequisites", "Prerequisites")):
+        found = _admonition(prose, title)
+        if len(found) != 1:
+            problems.append(f'{len(found)} "{title}" admonitions, want 1')
+        where[key] = found[0] if found else None
+    headings = _headings(prose)
+    for key, title in (("summary", "Summary"), ("exercises", "Exercises")):
+        found = [i for i, level, t in headings if level == 2 and t == title]
+        if len(found) != 1:
+            problems.append(f'{len(found)} "## {title}" sections, want 1')
+        where[key] = found[0] if found else None
+    start, last = _last_paragraph(prose)
+    if not last.startswith("**Next:**"):
+        problems.append("the last paragraph is not a **Next:** line")
+        where["next"] = None
+    else:
+        where["next"] = start
+        targets = re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", last)
+        if not targets:
+            problems.append("the **Next:** line has no {doc} link")
+        elif next_doc is not None and targets[0] != next_doc:
+            problems.append(f"**Next:** links {targets[0]!r}, but the next "
+                            f"chapter in _toc.yml is {next_doc!r}")
+    order = [k for k, v in sorted(where.items(), key=lambda kv: kv[1] or 0)
+             if v is not None]
+    wanted = [k for k in ("objectives", "prerequisites", "summary",
+                          "exercises", "next") if where[k] is not None]
+    if order != wanted:
+        problems.append(f"sections in the order {order}, want {wanted}")
+    if where["exercises"] is not None:
+        end = next((i for i, level, _ in headings
+                    if i > where["exercises"] and level <= 2),
+                   where["next"] or len(prose))
+        for n, exercise in enumerate(
+                _exercises(prose, where["exercises"] + 1, end), 1):
+            solutions = _solutions(exercise)
+            if not solutions:
+                problems.append(f"exercise {n} has no Solution dropdown")
+            for solution in solutions:
+                problems += [f"exercise {n}'s solution types a computed "
+                             f"number (glue it): {typed!r}"
+                             for typed in typed_results(solution)]
+    return problems
+
+
+# --- glue --------------------------------------------------------------------
+
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)(?::[^`]*)?`")
+GLUE_DIRECTIVE = re.compile(r"^\s*(?::{3,}|`{3,})\{glue(?::\w+)?\}\s+(\S+)",
+                            re.M)
+
+
+def glue_used(text: str) -> set[str]:
+    """Glue names the page shows (roles, also in captions; directives)."""
+    return ({m.strip() for m in GLUE_ROLE.findall(text)}
+            | set(GLUE_DIRECTIVE.findall(text)))
+
+
+def _loop_bindings(loop: ast.For, dynamic: Mapping[str, Collection[str]]):
+    """The values the loop binds to its target names, one dict per
+    iteration (names without a literal value left out), or None when the
+    iterable is neither a literal, a ``range`` nor a known dynamic source."""
+    target = loop.target
+    names = ([target.id] if isinstance(target, ast.Name) else
+             [t.id if isinstance(t, ast.Name) else None
+              for t in getattr(target, "elts", [])])
+    it = loop.iter
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) \
+            and it.func.attr in ("items", "keys") \
+            and isinstance(it.func.value, ast.Call):
+        it = it.func.value                 # iterating a dict: its keys
+    if isinstance(it, ast.Call):
+        called = ast.unparse(it.func).rsplit(".", 1)[-1]
+        if called in dynamic and names and names[0]:
+            return [{names[0]: key} for key in dynamic[called]]
+        if called == "range":
+            try:
+                args = [ast.literal_eval(a) for a in it.args]
+            except (ValueError, TypeError, SyntaxError):
+                return None
+            return [{names[0]: v} for v in range(*args)] if names[0] else None
+        return None
+    if not isinstance(it, (ast.Tuple, ast.List, ast.Set)):
+        return None
+    bindings = []
+    for elt in it.elts:
+        parts = ([elt] if isinstance(target, ast.Name) else
+                 getattr(elt, "elts", [None] * len(names)))
+        bound = {}
+        for name, part in zip(names, parts):
+            try:
+                if name and part is not None:
+                    bound[name] = ast.literal_eval(part)
+            except (ValueError, TypeError, SyntaxError):
+                pass
+        bindings.append(bound)
+    return bindings
+
+
+def glued(source: str,
+          dynamic: Mapping[str, Collection[str]] | None = None):
+    """(names, patterns, problems) of the glue() calls in a code cell.
+
+    A literal name is taken as it is. A computed name (f-string or
+    variable) is evaluated for every iteration of the enclosing for loops
+    when they run over literals, ``range`` or a ``dynamic`` source (a
+    library function, by name, whose result's keys are the names). An
+    f-string that still cannot be evaluated becomes a pattern, its
+    fields matching any word; a variable that cannot is a problem."""
+    names, patterns, problems = set(), [], []
+    dynamic = dynamic or {}
+
+    def handle(arg: ast.expr, loops: list[ast.For]):
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            names.add(arg.value)
+            return
+        options = [b for b in (_loop_bindings(loop, dynamic)
+                               for loop in loops) if b is not None]
+        code = compile(ast.Expression(arg), "<glue name>", "eval")
+        try:
+            values = {str(eval(code, {"__builtins__": {}},
+                               {k: v for d in combo for k, v in d.items()}))
+                      for combo in itertools.product(*options)}
+        except Exception:   # a field bound by a loop it cannot follow
+            values = None
+        if values is not None:
+            names.update(values)
+        elif isinstance(arg, ast.JoinedStr) and any(
+                isinstance(v, ast.Constant) for v in arg.values):
+            patterns.append(re.compile("".join(
+                re.escape(v.value) if isinstance(v, ast.Constant) else r"\w+"
+                for v in arg.values)))
+        else:
+            problems.append(f"cannot tell which names glue({ast.unparse(arg)}"
+                            ", ...) produces")
+
+    def visit(node: ast.AST, loops: list[ast.For]):
+        if isinstance(node, ast.For):
+            visit(node.iter, loops)
+            for child in node.body + node.orelse:
+                visit(child, [*loops, node])
+            return
+        if isinstance(node, ast.Call) and node.args and (
+                getattr(node.func, "id", None) == "glue"
+                or getattr(node.func, "attr", None) == "glue"):
+            handle(node.args[0], loops)
+        for child in ast.iter_child_nodes(node):
+            visit(child, loops)
+
+    visit(ast.parse(source), [])
+    return names, patterns, problems
+
+
+def glue_problems(text: str,
+                  dynamic: Mapping[str, Collection[str]] | None = None,
+                  ) -> list[str]:
+    """Glue names the page uses that none of its code cells glues."""
+    _, _, cells = _scan(text)
+    names, patterns, problems = set(), [], []
+    for _, source in cells:
+        n, p, q = glued(source, dynamic)
+        names |= n
+        patterns += p
+        problems += q
+    for name in sorted(glue_used(text)):
+        if name not in names and not any(p.fullmatch(name) for p in patterns):
+            problems.append(f"{name!r} is used but no code cell glues it")
+    return problems
+
+
+# --- cross-references --------------------------------------------------------
+
+NOUN = (r"(?:figure|fig\.|table|formula|equation|photo|picture|plot|chart"
+        r"|graph|diagram|image)s?")
+POSITIONAL = [
+    re.compile(rf"\b(?:the|this|that|these|those)\s+(?:[\w-]+\s+){{0,2}}?"
+               rf"{NOUN}\s+(?:below|above)\b", re.I),
+    re.compile(rf"\b(?:above|below|following|preceding|previous|next)\s+"
+               rf"{NOUN}(?!\w)", re.I),
+]
+TARGET = r"`(?:[^`<]*<)?([^`>]+)>?`"
+
+
+def labels(text: str) -> tuple[set[str], set[str]]:
+    """(figure/section labels, equation labels) a page defines."""
+    lines, prose, cells = _scan(text)
+    body = "\n".join(lines[_front_matter_end(lines):])
+    names = set(re.findall(r"^\s*:?name:\s*(\S+)\s*$", body, re.M))
+    names |= set(re.findall(r"^\((\S+)\)=\s*$", "\n".join(prose), re.M))
+    equations = set(re.findall(r"\$\$\s*\(([^)\s]+)\)\s*$", body, re.M))
+    equations |= set(re.findall(r"^\s*:label:\s*(\S+)\s*$", body, re.M))
+    return names, equations
+
+
+def xref_problems(text: str, page: Path, names: set[str],
+                  equations: set[str],
+                  chapter_numbers: Mapping[Path, int] | None = None,
+                  ) -> list[str]:
+    """Positional references, references to missing labels or pages, and
+    "Chapter {doc}`x`" (which renders as "Chapter <title of x>").
+    ``names``/``equations``: the labels of every page; ``chapter_numbers``:
+    the number of each chapter's file, for "[Chapter N](file.md)" links."""
+    _, prose, _ = _scan(text)
+    flowing = "\n".join(prose)
+    chapter_numbers = chapter_numbers or {}
+    problems = [f"positional reference {' '.join(m.group(0).split())!r}: "
+                "use {numref} or {eq}"
+                for pattern in POSITIONAL for m in pattern.finditer(flowing)]
+    problems += [f"{{numref}} target {t!r} is not a labelled figure"
+                 for t in re.findall(r"\{numref\}" + TARGET, text)
+                 if t not in names]
+    problems += [f"{{eq}} target {t!r} is not a labelled equation"
+                 for t in re.findall(r"\{eq\}" + TARGET, text)
+                 if t not in equations]
+    for target in re.findall(r"\{doc\}" + TARGET, text):
+        base = ROOT if target.startswith("/") else page.parent
+        if not (base / f"{target.lstrip('/')}.md").is_file():
+            problems.append(f"{{doc}} target {target!r} does not exist")
+    chapter_role = r"\b[Cc]hapter\s+\{(?:doc|ref)\}`[^`<]+`"
+    problems += [f"{m.group(0)!r} renders the page title after 'Chapter': "
+                 "give the link text, e.g. [Chapter 2](02_convolution.md)"
+                 for m in re.finditer(chapter_role, flowing)]
+    for link, target in re.findall(r"\[([^\]]*)\]\(([^)#\s]+\.md)[^)]*\)",
+                                   flowing):
+        path = (page.parent / target).resolve()
+        if not path.is_file():
+            problems.append(f"link to missing page {target!r}")
+            continue
+        number = re.match(r"[Cc]hapter\s+(\d+)$", link.strip())
+        if number and chapter_numbers.get(path) != int(number.group(1)):
+            problems.append(f"[{link}]({target}) is chapter "
+                            f"{chapter_numbers.get(path)} in _toc.yml")
+    return problems
+
+
+# --- the chapters and the template -------------------------------------------
+
+def _all_labels(extra: Path | None = None) -> tuple[set[str], set[str]]:
+    names, equations = set(), set()
+    for page in [*PAGES, *([extra] if extra else [])]:
+        n, e = labels(page.read_text(encoding="utf-8"))
+        names |= n
+        equations |= e
+    return names, equations
+
+
+@pytest.fixture(scope="module")
+def dynamic_glue(tmp_path_factory) -> dict[str, set[str]]:
+    """Library functions whose keys pages glue in a loop. cifar_numbers
+    returns the same names with or without the CIFAR-10 cache; an empty
+    folder avoids reading it."""
+    from cnn_tutorial import artifacts, display
+
+    empty = artifacts.open_cache(tmp_path_factory.mktemp("no-cache"))
+    return {"cifar_numbers": set(display.cifar_numbers(empty))}
+
+
+def test_toc_lists_the_numbered_chapters():
+    assert CHAPTERS, "no numbered chapter in _toc.yml"
+    assert [p for p in PAGES if not p.is_file()] == []
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_skeleton(page):
+    i = CHAPTERS.index(page)
+    next_doc = (os.path.relpath(CHAPTERS[i + 1].with_suffix(""), page.parent)
+                if i + 1 < len(CHAPTERS) else None)
+    assert skeleton_problems(page.read_text(encoding="utf-8"),
+                             next_doc) == []
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_glue(page, dynamic_glue):
+    assert glue_problems(page.read_text(encoding="utf-8"), dynamic_glue) == []
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_cross_references(page):
+    numbers = {p.resolve(): i for i, p in enumerate(CHAPTERS, 1)}
+    assert xref_problems(page.read_text(encoding="utf-8"), page,
+                         *_all_labels(), numbers) == []
+
+
+def test_template_passes_the_checks():
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert skeleton_problems(text) == []
+    assert glue_problems(text) == []
+    assert xref_problems(text, TEMPLATE, *_all_labels(TEMPLATE)) == []
+
+
+def test_template_has_the_chapters_front_matter():
+    def front(text: str) -> list[str]:
+        lines = text.splitlines()
+        return lines[:_front_matter_end(lines)]
+
+    template = front(TEMPLATE.read_text(encoding="utf-8"))
+    assert template, "the template has no jupytext/kernelspec front matter"
+    for page in CHAPTERS:
+        assert front(page.read_text(encoding="utf-8")) == template, page
+
+
+def test_template_is_not_built():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "book/_template.md" in cfg["exclude_patterns"]
+    assert TEMPLATE not in PAGES
+
+
+def test_template_code_runs():
+    """The template's cells run against today's library (a renamed
+    function fails here, not in the next contributor's first build)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    namespace: dict = {}
+    for _, source in _scan(TEMPLATE.read_text(encoding="utf-8"))[2]:
+        exec(compile(source, str(TEMPLATE), "exec"), namespace)
+    plt.close("all")
+
+
+# --- each check fails on a page that breaks it -------------------------------
+
+GOOD = '''\
+---
+jupytext:
+  text_representation:
+    extension: .md
+---
+
+# A chapter
+
+:::{admonition} Learning objectives
+:class: note
+- one
+:::
+
+:::{admonition} Prerequisites
+:class: tip
+Chapter 1.
+:::
+
+```{code-cell} ipython3
+from myst_nb import glue
+
+for d in (1, 2):
+    glue(f"shift_{d}", str(d), display=False)
+for row in rows:
+    glue(f"dense_{row.side}", "x", display=False)
+```
+
+Text with {glue:text}`shift_2` and {glue:text}`dense_224`, the formula
+{eq}`eq-size`, {numref}`fig-good` and [Chapter 2](02_convolution.md):
+
+$$
+n = m + 1
+$$ (eq-size)
+
+```{code-cell} ipython3
+---
+mystnb:
+  figure:
+    caption: Caption with {glue:text}`answer`.
+    name: fig-good
+---
+print("the figure below")  # code is not prose
+```
+
+## Summary
+
+- Said.
+
+## Exercises
+
+1. First?
+
+   :::{dropdown} Solution
+   $\\lfloor (28 - 5)/1 \\rfloor + 1 =$ {glue:text}`answer`, with $p = 0$.
+
+   ```python
+   x = 3 * 4 = 12.5  # code in a solution is not checked
+   ```
+   :::
+
+2. Second?
+
+   :::{dropdown} Solution
+   Because.
+   :::
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+glue("answer", "24", display=False)
+```
+
+**Next:** {doc}`02_convolution`, where it goes on.
+'''
+
+PAGE = ROOT / "book" / "00_example.md"
+
+
+def _check_all(text: str) -> list[str]:
+    names, equations = labels(text)
+    return (skeleton_problems(text, "02_convolution") + glue_problems(text)
+            + xref_problems(text, PAGE, names, equations,
+                            {(ROOT / "book/02_convolution.md").resolve(): 2}))
+
+
+def test_a_good_page_passes():
+    assert _check_all(GOOD) == []
+
+
+def _broken(old: str, new: str) -> str:
+    assert old in GOOD, old
+    return GOOD.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("old, new, problem", [
+    ("{admonition} Learning objectives", "{admonition} Goals",
+     '0 "Learning objectives" admonitions'),
+    ("{admonition} Prerequisites", "{note}", '0 "Prerequisites"'),
+    ("## Summary", "## In short", '0 "## Summary"'),
+    ("## Exercises", "## Questions", '0 "## Exercises"'),
+    ("## Summary\n\n- Said.\n\n", "",
+     '0 "## Summary"'),
+    ("- Said.\n", "- Said.\n\n## Summary\n\nAgain.\n", '2 "## Summary"'),
+    (":::{admonition} Prerequisites\n:class: tip\nChapter 1.\n:::\n",
+     "", '0 "Prerequisites"'),
+    ("   :::{dropdown} Solution\n   Because.\n   :::\n", "",
+     "exercise 2 has no Solution dropdown"),
+    ("{dropdown} Solution\n   Because.", "{dropdown} Hint\n   Because.",
+     "exercise 2 has no Solution dropdown"),
+    ("**Next:** {doc}`02_convolution`, where it goes on.\n", "",
+     "not a **Next:** line"),
+    ("**Next:** {doc}`02_convolution`", "**Next:** chapter 2",
+     "no {doc} link"),
+    ("**Next:** {doc}`02_convolution`", "**Next:** {doc}`03_opened_up`",
+     "next chapter in _toc.yml is '02_convolution'"),
+    ("where it goes on.\n", "where it goes on.\n\n```{code-cell} ipython3\n"
+     "print(1)\n```\n", "not a **Next:** line"),
+    (":::{admonition} Learning objectives\n:class: note\n- one\n:::\n", "",
+     '0 "Learning objectives"'),
+    ("# A chapter\n", "# A chapter\n\n## Summary\n\nEarly.\n",
+     '2 "## Summary"'),
+    ("+ 1 =$ {glue:text}`answer`", "+ 1 = 24$", "types a computed number"),
+    ("Because.", "Each filter has $3 \\cdot 4 = 12$ weights.",
+     "types a computed number"),
+    ("Because.", "It reaches 97.3 % accuracy.", "types a computed number"),
+    ("Because.", "It scores 98 % on the test set.",
+     "types a computed number"),
+    ("{glue:text}`shift_2`", "{glue:text}`shift_3`",
+     "'shift_3' is used but no code cell glues it"),
+    ("Caption with {glue:text}`answer`", "Caption with {glue:text}`answr`",
+     "'answr' is used"),
+    ('glue("answer", "24", display=False)', "pass",
+     "'answer' is used"),
+    ("{glue:text}`dense_224`", "{glue:text}`sparse_224`",
+     "'sparse_224' is used"),
+    ('glue(f"shift_{d}"', "glue(name", "cannot tell which names"),
+    ("Text with", "As the figure below shows, text with",
+     "positional reference 'the figure below'"),
+    ("Text with", "The photo above and text with",
+     "positional reference 'The photo above'"),
+    ("Text with", "In the following table,\ntext with",
+     "positional reference 'following table'"),
+    ("Text with", "By the formula\nabove, text with",
+     "positional reference 'the formula above'"),
+    ("{numref}`fig-good`", "{numref}`fig-missing`",
+     "'fig-missing' is not a labelled figure"),
+    ("{eq}`eq-size`", "{eq}`eq-sizes`",
+     "'eq-sizes' is not a labelled equation"),
+    ("$$ (eq-size)", "$$", "'eq-size' is not a labelled equation"),
+    ("{doc}`02_convolution`, where", "{doc}`02_convolutions`, where",
+     "'02_convolutions' does not exist"),
+    ("[Chapter 2](02_convolution.md)", "Chapter {doc}`02_convolution`",
+     "renders the page title after 'Chapter'"),
+    ("[Chapter 2](02_convolution.md)", "[Chapter 3](02_convolution.md)",
+     "is chapter 2 in _toc.yml"),
+    ("[Chapter 2](02_convolution.md)", "[Chapter 2](02_convolutoin.md)",
+     "link to missing page"),
+])
+def test_a_broken_page_fails(old, new, problem):
+    problems = _check_all(_broken(old, new))
+    assert any(problem in p for p in problems), problems
+
+
+def test_sections_out_of_order_fail():
+    summary = "## Summary\n\n- Said.\n\n"
+    text = GOOD.replace(summary, "").replace(
+        "**Next:**", summary + "**Next:**")
+    problems = skeleton_problems(text)
+    assert any("order" in p for p in problems), problems
+    swapped = GOOD.replace(":::{admonition} Learning objectives",
+                           ":::{admonition} TMP").replace(
+        ":::{admonition} Prerequisites",
+        ":::{admonition} Learning objectives").replace(
+        ":::{admonition} TMP", ":::{admonition} Prerequisites")
+    problems = skeleton_problems(swapped)
+    assert any("order" in p for p in problems), problems
+
+
+def test_dynamic_glue_names_are_resolved():
+    source = ("for name, text in display.cifar_numbers(cache).items():\n"
+              "    glue(name, text, display=False)\n"
+              "for key in ('lr', 'batch_size'):\n"
+              "    glue(f\"fit_{key.split('_')[0]}\", 1)\n"
+              "for name, layer in (('rf1', a[0]), ('rf2', b)):\n"
+              "    glue(f'cifar_{name}', 1)\n")
+    names, patterns, problems = glued(source, {"cifar_numbers": {"a", "b"}})
+    assert names == {"a", "b", "fit_lr", "fit_batch", "cifar_rf1",
+                     "cifar_rf2"}
+    assert patterns == [] and problems == []
+    assert glued(source)[2] == [
+        "cannot tell which names glue(name, ...) produces"]

@@ -1,0 +1,230 @@
+"""The two explorers in a real browser (headless Chromium via Playwright,
+driven through their window.cnnTutorial hooks and with mouse and keyboard),
+checked against the library and PyTorch; and an axe-core accessibility
+audit of every page."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import AXE, has_browser, offline_page
+
+from cnn_tutorial import conv, data, experiments, models, widgets
+
+pytestmark = [pytest.mark.browser, pytest.mark.book]
+reason = has_browser()
+if reason:
+    pytestmark.append(pytest.mark.skip(reason=reason))
+
+CONV_PAGE = "book/02_convolution.html"
+PAD_PAGE = "book/03_opened_up.html"
+PAGES = ["book/intro.html", "book/01_why_cnns.html", CONV_PAGE, PAD_PAGE,
+         "book/references.html", "book/execution.html"]
+GRID = [(n, k, p, s) for n in range(3, 13) for k in range(1, 6)
+        for p in range(4) for s in range(1, 4)]
+
+
+def open_page(page, server, path):
+    page.goto(f"{server}/{path}", wait_until="networkidle")
+    return page
+
+
+def test_explorer_output_size_is_the_formula_and_pytorchs(page, server):
+    open_page(page, server, CONV_PAGE)
+    shown = page.evaluate("""grid => grid.map(([n, k, p, s]) => {
+        const e = window.cnnTutorial.convExplorer;
+        e.set({n, k, p, s});
+        const text = document.querySelector('.cnn-explorer').innerText;
+        return [e.outputSize(),
+                text.includes('NaN') || text.includes('undefined'),
+                document.querySelector('.cnn-message').innerText];
+    })""", GRID)
+    impossible = 0
+    for (n, k, p, s), (size, broken, message) in zip(GRID, shown):
+        assert not broken, (n, k, p, s)
+        if k > n + 2 * p:
+            impossible += 1
+            assert size is None and "does not fit" in message, (n, k, p, s)
+            with pytest.raises(ValueError):
+                conv.output_size(n, k, p, s)
+            continue
+        assert size == conv.output_size(n, k, p, s) \
+            == conv.torch_output_size(n, k, p, s), (n, k, p, s)
+        assert message == ""
+    assert impossible > 0
+    assert not page.console_errors, page.console_errors
+
+
+@pytest.mark.parametrize("n, k, p, s", [(5, 3, 0, 1), (7, 4, 2, 3),
+                                        (12, 5, 3, 2), (3, 1, 1, 1)])
+def test_explorer_worked_sum_is_the_librarys(page, server, n, k, p, s):
+    open_page(page, server, CONV_PAGE)
+    x, kernel = conv.example_input(n), conv.example_kernel(k)
+    out = conv.conv2d(x[None, None], kernel[None, None], padding=p,
+                      stride=s)[0, 0]
+    o = out.shape[0]
+    for i, j in {(0, 0), (o - 1, o - 1), (o // 2, 0)}:
+        shown = page.evaluate("""([params, i, j]) => {
+            const e = window.cnnTutorial.convExplorer;
+            e.set(params); e.select(i, j); return e.workedSum();
+        }""", [{"n": n, "k": k, "p": p, "s": s}, i, j])
+        terms, value = conv.worked_sum(x, kernel, i, j, stride=s, padding=p)
+        assert shown["terms"] == terms
+        assert shown["value"] == value == out[i, j]
+        assert shown["text"].startswith(f"output({i}, {j}) = {terms} = ")
+
+
+def test_explorer_by_keyboard(page, server):
+    open_page(page, server, CONV_PAGE)
+    state = "window.cnnTutorial.convExplorer.workedSum()"
+    page.focus(".cnn-explorer .cnn-stage")
+    page.keyboard.press("ArrowRight")
+    assert (page.evaluate(state)["i"], page.evaluate(state)["j"]) == (0, 1)
+    page.keyboard.press("End")
+    assert (page.evaluate(state)["i"], page.evaluate(state)["j"]) == (2, 2)
+    page.keyboard.press("Home")
+    page.keyboard.press("Space")                       # play ...
+    page.wait_for_function(f"{state}.j >= 1")
+    page.keyboard.press("Space")                       # ... and pause
+    paused = page.evaluate(state)
+    page.wait_for_timeout(900)
+    assert page.evaluate(state) == paused
+    # the sliders are native range inputs: arrow keys change them
+    page.focus("#cnn-conv-p")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("window.cnnTutorial.convExplorer.state()") == {
+        "n": 5, "k": 3, "p": 1, "s": 1, "outputSize": 5}
+
+
+def _exported(built_book: Path) -> dict:
+    return json.loads((built_book / "_static/widgets/digits_cnn.json")
+                      .read_text())
+
+
+def _model_from(saved: dict) -> torch.nn.Module:
+    model = models.digits_cnn()
+    model.load_state_dict({name: torch.tensor(v["values"]).reshape(v["shape"])
+                           for name, v in saved.items()})
+    return model.eval()
+
+
+def test_exported_weights_are_the_chapters_trained_cnn(built_book):
+    saved = _exported(built_book)
+    trained = experiments.train_digits_cnn(data.digits(), seed=0).model
+    for name, tensor in trained.state_dict().items():
+        assert saved[name]["shape"] == list(tensor.shape)
+        np.testing.assert_array_equal(    # float32 exactly
+            np.float32(saved[name]["values"]), tensor.flatten().numpy(),
+            err_msg=name)
+
+
+def test_digit_pad_matches_pytorch(page, server, built_book):
+    model = _model_from(_exported(built_book))
+    test = data.digits().test
+    pixels = np.rint(test.x[:12, 0].numpy() * 16).reshape(12, 64)
+    open_page(page, server, PAD_PAGE)
+    page.evaluate("window.cnnTutorial.digitPad.ready")
+    shown = page.evaluate("""digits => digits.map(d => {
+        const pad = window.cnnTutorial.digitPad;
+        pad.setPixels(d);
+        return [pad.probabilities(), pad.featureMaps()];
+    })""", pixels.tolist())
+    expected = widgets.probabilities(model, pixels)
+    from cnn_tutorial import activations
+    layers = activations.conv_layers(model)
+    maps = activations.feature_maps(
+        model, torch.tensor(pixels / 16, dtype=torch.float32)
+        .reshape(-1, 1, 8, 8), layers)
+    for row, (probs, fmaps) in enumerate(shown):
+        np.testing.assert_allclose(probs, expected[row], atol=1e-4)
+        np.testing.assert_allclose(fmaps["conv1"],
+                                   maps["block1.0"][row].flatten(), atol=1e-4)
+        np.testing.assert_allclose(fmaps["conv2"],
+                                   maps["block2.0"][row].flatten(), atol=1e-4)
+    assert not page.console_errors, page.console_errors
+
+
+def test_digit_pad_rejects_bad_pixels(page, server):
+    open_page(page, server, PAD_PAGE)
+    error = page.evaluate("""() => {
+        try { window.cnnTutorial.digitPad.setPixels([1, 2, 3]); }
+        catch (e) { return e.message; } }""")
+    assert "64 numbers between 0 and 16" in error
+
+
+def test_drawing_with_the_mouse_changes_the_prediction(page, server):
+    open_page(page, server, PAD_PAGE)
+    page.evaluate("window.cnnTutorial.digitPad.ready")
+    pad = page.locator("canvas.cnn-pad")
+    pad.scroll_into_view_if_needed()
+    page.get_by_role("button", name="Load a test digit 0").click()
+    before = page.evaluate("window.cnnTutorial.digitPad.probabilities()")
+    assert int(np.argmax(before)) == 0
+    page.get_by_role("button", name="Clear").click()
+    box = pad.bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + box["height"] * 0.12)
+    page.mouse.down()
+    for t in np.linspace(0.12, 0.88, 12):          # one vertical stroke
+        page.mouse.move(x, box["y"] + box["height"] * t)
+    page.mouse.up()
+    pixels = np.array(page.evaluate(
+        "window.cnnTutorial.digitPad.pixels()")).reshape(8, 8)
+    assert pixels[1:7, 3:5].sum() > 0 and pixels[:, :2].sum() == 0
+    after = page.evaluate("window.cnnTutorial.digitPad.probabilities()")
+    assert int(np.argmax(after)) == 1
+    assert page.locator(".cnn-verdict").inner_text().startswith(
+        "The network reads a 1")
+
+
+def test_widgets_fall_back_to_a_static_figure_without_javascript(
+        browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    for path in (CONV_PAGE, PAD_PAGE):
+        page.goto(f"{server}/{path}")
+        fallback = page.locator(".cnn-widget-fallback img")
+        assert fallback.is_visible()
+        assert fallback.evaluate("img => img.naturalWidth") > 0
+    context.close()
+
+
+@pytest.mark.parametrize("width, scheme", [(1280, "light"), (390, "dark")])
+def test_widgets_fit_phone_width_and_both_modes(browser, server, screenshots,
+                                                width, scheme):
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  color_scheme=scheme)
+    page = offline_page(context)
+    for path in (CONV_PAGE, PAD_PAGE):
+        open_page(page, server, path)
+        widget = page.locator(".cnn-widget").first
+        widget.scroll_into_view_if_needed()
+        page.evaluate("window.cnnTutorial.digitPad"
+                      " ? window.cnnTutorial.digitPad.ready : null")
+        if path == CONV_PAGE:
+            page.evaluate("window.cnnTutorial.convExplorer"
+                          ".set({n: 12, k: 3, p: 3, s: 1})")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert widget.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
+        widget.screenshot(path=str(
+            screenshots / f"widget-{Path(path).stem}-{width}-{scheme}.png"))
+    assert not page.console_errors, page.console_errors
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", PAGES)
+def test_no_serious_accessibility_violations(browser, server, path, scheme):
+    context = browser.new_context(color_scheme=scheme)
+    page = offline_page(context)
+    open_page(page, server, path)
+    if path == PAD_PAGE:
+        page.evaluate("window.cnnTutorial.digitPad.ready")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+               for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+    context.close()
