@@ -4,13 +4,23 @@ on a figure opens it at full size, and accessible names the audit accepts."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 STATIC = Path(__file__).parent / "static"
 
 
-def _add_static(app) -> None:
-    app.config.html_static_path.append(str(STATIC))
+def copy_static(app, folder: Path, exception) -> None:
+    """Copy ``folder``'s files into the built site's _static/ after every
+    build: Sphinx copies static files only when some page was rewritten,
+    so an edited script would otherwise stay stale."""
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static"
+    target.mkdir(parents=True, exist_ok=True)
+    for file in folder.iterdir():
+        if file.is_file():
+            shutil.copyfile(file, target / file.name)
 
 
 def _citation_list_items(app, pagename, templatename, context, doctree):
@@ -36,7 +46,8 @@ THEME_FIXES = [
 ]
 
 
-def _fix_theme_markup(app, exception) -> None:
+def _finish(app, exception) -> None:
+    copy_static(app, STATIC, exception)
     if exception is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
@@ -49,8 +60,7 @@ def _fix_theme_markup(app, exception) -> None:
 
 
 def setup(app):
-    app.connect("build-finished", _fix_theme_markup)
-    app.connect("builder-inited", _add_static)
+    app.connect("build-finished", _finish)
     app.connect("html-page-context", _citation_list_items)
     app.add_css_file("tutorial.css")
     app.add_js_file("tutorial.js")

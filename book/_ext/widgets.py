@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from site_css import copy_static
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -14,11 +15,8 @@ GENERATED = Path("book/_static/widgets")    # written by cnn_tutorial.widgets
 SCRIPTS = ("widgets_common.js", "conv_explorer.js", "digit_pad.js")
 
 
-def _add_static(app) -> None:
-    app.config.html_static_path.append(str(STATIC))
-
-
-def _copy_generated(app, exception) -> None:
+def _copy(app, exception) -> None:
+    copy_static(app, STATIC, exception)
     if exception is not None or app.builder.format != "html":
         return
     folder = Path(app.srcdir) / GENERATED
@@ -31,8 +29,7 @@ def _copy_generated(app, exception) -> None:
 
 
 def setup(app):
-    app.connect("builder-inited", _add_static)
-    app.connect("build-finished", _copy_generated)
+    app.connect("build-finished", _copy)
     app.add_css_file("widgets.css")
     for script in SCRIPTS:
         app.add_js_file(script)
