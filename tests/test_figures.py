@@ -1,3 +1,8 @@
+import io
+import subprocess
+import sys
+
+import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -99,12 +104,53 @@ def test_flattening_marks_nine_pixels_per_channel():
         figures.plot_flattening(torch.rand(6, 6), 2, 2)
 
 
-def test_pooling_figure_and_png():
+def test_pooling_figure_prints_both_pooled_maps():
     x = np.arange(16.0).reshape(4, 4)
     fig = figures.plot_pooling(x, 2, np.array([[5, 7], [13, 15]]),
                                np.array([[2.5, 4.5], [10.5, 12.5]]))
-    png = figures.figure_png(fig)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {t.get_text() for t in fig.axes[1].texts} == {"5", "7", "13",
+                                                         "15"}
+    assert "12.50" in {t.get_text() for t in fig.axes[2].texts}
+
+
+def test_figure_png_is_drawn_at_the_column_width():
+    figures.use_book_style()
+    fig = figures.plot_pooling(np.ones((4, 4)), 2, np.ones((2, 2)),
+                               np.ones((2, 2)))
+    image = matplotlib.image.imread(io.BytesIO(figures.figure_png(fig)))
+    assert 600 <= image.shape[1] <= 690      # 6.9 in at 100 dpi, trimmed
+
+
+def test_plot_style_is_an_explicit_call_not_an_import_side_effect():
+    script = (
+        "import matplotlib\n"
+        "before = dict(matplotlib.rcParams)\n"
+        "from cnn_tutorial import figures\n"
+        "assert dict(matplotlib.rcParams) == before\n"
+        "figures.use_book_style()\n"
+        "assert matplotlib.rcParams['axes.spines.top'] is False\n"
+        "assert matplotlib.rcParams['savefig.dpi'] == 100\n")
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_tiles_then_layout():
+    tiles = figures.image_tiles([np.zeros((2, 2)), np.ones((3, 4, 4))])
+    assert [t.shape for t in tiles] == [(2, 2, 3), (4, 4, 3)]
+    fig = figures.tile_mosaic(tiles, ncols=1)
+    assert np.asarray(mosaic(fig)).shape[:2] == (2 * (4 + 1), 4 + 1)
+    with pytest.raises(ValueError, match="2 flags for 1 images"):
+        figures.image_tiles([np.zeros((2, 2))], signed=[True, False])
+
+
+def test_colour_roles_mark_window_and_padding():
+    from cnn_tutorial import conv
+    x, k = conv.example_input(5), conv.example_kernel(3)
+    out = conv.conv2d(x[None, None], k[None, None], padding=1)[0, 0]
+    fig = figures.plot_conv_step(x, k, out, 0, 0, padding=1)
+    edges = {matplotlib.colors.to_hex(p.get_edgecolor())
+             for ax in fig.axes for p in ax.patches}
+    assert figures.WINDOW_EDGE in edges
+    assert matplotlib.colors.to_hex(figures.PADDING_EDGE) in edges
 
 
 def test_rgb_photos_keep_colours_filters_are_stretched():

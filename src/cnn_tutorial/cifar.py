@@ -243,6 +243,7 @@ def judge(model: nn.Module, test: Split, n_classes: int) -> dict:
 
 def write_figures(cnn: nn.Module, data: Prepared, out_dir: Path) -> None:
     """Render every cached picture of test images from the trained CNN."""
+    figures.use_book_style()
     test, classes, undo = data.test, list(data.classes), data.norm.undo
     first_of_class = [int((test.y == c).nonzero()[0])
                       for c in range(len(classes))]

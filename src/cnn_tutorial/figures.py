@@ -18,26 +18,31 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from sklearn.metrics import confusion_matrix
 
-INPUT_CMAP = "Blues"
+# Colour roles: every figure (and the browser widgets) takes its colours
+# from these names.
+INPUT_CMAP = "Blues"         # input values printed in cells
 INPUT_COLOR = "#2171b5"      # a line or band drawn from the input
+INPUT_FILL = "#6baed6"       # an input cell whose value is not shown
+OUTPUT_CMAP = "GnBu"         # output values printed in cells
 OUTPUT_COLOR = "#01665e"     # a line drawn from the output
-OUTPUT_CMAP = "GnBu"
-SIGNED_CMAP = "RdBu_r"
+SIGNED_CMAP = "RdBu_r"       # kernels, filters, feature maps: 0 is white
 DIGIT_CMAP = "gray_r"        # digits: ink (high values) dark on white
 PHOTO_CMAP = "gray"          # photos: bright stays bright
-WINDOW_EDGE = "#d95f02"      # a neighbourhood marked on an image
-WINDOW = dict(facecolor="black", alpha=0.3, edgecolor="#d95f02", lw=3.5)
+PADDING_EDGE = "gray"        # the dashed ring of zero padding
+WINDOW_EDGE = "#d95f02"      # the kernel window, a marked cell or patch
+WINDOW = dict(facecolor="black", alpha=0.3, edgecolor=WINDOW_EDGE, lw=3.5)
 MODEL_COLORS = {"MLP": "#d95f02", "CNN": "#1b9e77"}
 EXTRA_COLORS = ("#7570b3", "#e7298a", "#e6ab02", "#386cb0")
+GUIDE_COLOR = "gray"         # legend keys for line styles (train/test)
 
-matplotlib.rcParams.update({
+BOOK_STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "font.size": 10,
     "axes.titlesize": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
-})
+}
 
 
 def figure_png(fig: Figure) -> bytes:
@@ -47,8 +52,10 @@ def figure_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _register_notebook_display() -> None:
-    """Show a returned Figure as a PNG in Jupyter, once, without pyplot."""
+def use_book_style() -> None:
+    """Set the book's matplotlib style and, in Jupyter, show a returned
+    Figure as a PNG, once, without pyplot. Each chapter calls it first."""
+    matplotlib.rcParams.update(BOOK_STYLE)
     try:
         from IPython import get_ipython
     except ImportError:
@@ -57,9 +64,6 @@ def _register_notebook_display() -> None:
     if shell is not None:
         formatter = shell.display_formatter.formatters["image/png"]
         formatter.for_type(Figure, figure_png)
-
-
-_register_notebook_display()
 
 
 def _figure(nrows: int = 1, ncols: int = 1, size=(6.0, 3.0),
@@ -108,49 +112,58 @@ def _resample(image: np.ndarray, side: int) -> np.ndarray:
     return image[..., rows[:, None], cols[None, :]]
 
 
-def image_grid(
+def image_tiles(
     images,
-    titles: Sequence[str] | None = None,
-    ncols: int = 8,
     signed: bool | Sequence[bool] = False,
     cmap: str = DIGIT_CMAP,
-    suptitle: str | None = None,
-    tile: float = 1.1,
     scale_rgb: bool = True,
-) -> Figure:
-    """One tile per image: each [H, W], [1, H, W] or [3, H, W] (RGB); a
-    batch tensor [N, C, H, W] works too.
+) -> list[np.ndarray]:
+    """Each image ([H, W], [1, H, W] or [3, H, W]; a batch [N, C, H, W]
+    works too) as an [H, W, 3] RGB tile in [0, 1].
 
-    ``signed`` maps (one flag for all tiles, or one per tile) share one RdBu
+    ``signed`` maps (one flag for all, or one per image) share one RdBu
     scale centred at zero (blue negative, red positive); other gray and RGB
-    tiles are each scaled to their own range (RGB photos already in [0, 1]
-    keep their colours with ``scale_rgb=False``). The grid is
-    drawn as one mosaic image, so even hundreds of tiles render quickly.
+    images are each scaled to their own range (RGB photos already in
+    [0, 1] keep their colours with ``scale_rgb=False``).
     """
     images = [_tile(img) for img in images]
-    n = len(images)
-    if n == 0:
+    if not images:
         raise ValueError("image_grid needs at least one image")
-    flags = [signed] * n if isinstance(signed, bool) else list(signed)
-    if len(flags) != n:
-        raise ValueError(f"signed has {len(flags)} flags for {n} images")
-    if titles is not None and len(titles) != n:
-        raise ValueError(f"got {len(titles)} titles for {n} images")
+    flags = [signed] * len(images) if isinstance(signed, bool) \
+        else list(signed)
+    if len(flags) != len(images):
+        raise ValueError(f"signed has {len(flags)} flags for "
+                         f"{len(images)} images")
     smax = max([np.abs(im).max() for im, flag in zip(images, flags)
                 if flag and im.ndim == 2], default=1.0) or 1.0
     signed_map = matplotlib.colormaps[SIGNED_CMAP]
     gray_map = matplotlib.colormaps[cmap]
 
-    def rgb(i: int) -> np.ndarray:
-        im = images[i]
+    def rgb(im: np.ndarray, flag: bool) -> np.ndarray:
         if im.ndim == 3:
             return _to_rgb(im, scale_rgb)
-        if flags[i]:
+        if flag:
             return signed_map((im / smax + 1) / 2)[..., :3]
         lo, hi = im.min(), im.max()
         return gray_map((im - lo) / (hi - lo or 1.0))[..., :3]
 
-    side = max(max(im.shape[-2:]) for im in images)
+    return [rgb(im, flag) for im, flag in zip(images, flags)]
+
+
+def tile_mosaic(
+    tiles: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    suptitle: str | None = None,
+    tile: float = 1.1,
+) -> Figure:
+    """RGB tiles ([H, W, 3]) laid out in rows of ``ncols``, each ``tile``
+    inches wide, with optional titles above them. The grid is drawn as one
+    mosaic image, so even hundreds of tiles render quickly."""
+    n = len(tiles)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {len(titles)} titles for {n} images")
+    side = max(max(t.shape[:2]) for t in tiles)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     gap = max(1, side // 8)
@@ -164,11 +177,11 @@ def image_grid(
     fig, axes = _figure(size=(tile * ncols, height), layout=None)
     fig.subplots_adjust(0, 0, 1, 1 - top_h / height)
     ax = axes[0, 0]
-    for i in range(n):
+    for i, rgb in enumerate(tiles):
         r, c = divmod(i, ncols)
         y, x = r * cell_h + title_px, c * cell_w
         canvas[y:y + side, x:x + side] = _resample(
-            rgb(i).transpose(2, 0, 1), side).transpose(1, 2, 0)
+            rgb.transpose(2, 0, 1), side).transpose(1, 2, 0)
         if titles is not None:
             ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
                     va="bottom", fontsize=9)
@@ -177,6 +190,22 @@ def image_grid(
     if suptitle:
         fig.suptitle(suptitle, y=1 - 0.05 / height)
     return fig
+
+
+def image_grid(
+    images,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    signed: bool | Sequence[bool] = False,
+    cmap: str = DIGIT_CMAP,
+    suptitle: str | None = None,
+    tile: float = 1.1,
+    scale_rgb: bool = True,
+) -> Figure:
+    """One tile per image (see :func:`image_tiles` for the colours), laid
+    out by :func:`tile_mosaic`."""
+    return tile_mosaic(image_tiles(images, signed, cmap, scale_rgb),
+                       titles, ncols, suptitle, tile)
 
 
 def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
@@ -198,7 +227,8 @@ def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
         in_pad = not (pad <= r < h - pad and pad <= c < w - pad)
         if in_pad:
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=True,
-                                   facecolor="white", edgecolor="gray",
+                                   facecolor="white",
+                                   edgecolor=PADDING_EDGE,
                                    ls="--", lw=1))
         dark = sum(colormap(norm(v))[:3]) < 1.5 and not in_pad
         ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=9,
@@ -233,7 +263,7 @@ def plot_conv_step(
     axes[0, 1].set_title("kernel")
     _draw_grid(axes[0, 2], out, OUTPUT_CMAP)
     axes[0, 2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
-                                   edgecolor="#d95f02", lw=3.5,
+                                   edgecolor=WINDOW_EDGE, lw=3.5,
                                    clip_on=False))
     axes[0, 2].set_title("output")
     fig.suptitle(
@@ -258,7 +288,7 @@ def plot_conv_positions(
     side = n + 2 * padding
     inside = np.zeros((side, side))
     inside[padding:padding + n, padding:padding + n] = 1
-    colors = matplotlib.colors.ListedColormap(["white", "#6baed6"])
+    colors = matplotlib.colors.ListedColormap(["white", INPUT_FILL])
     ticks = np.arange(side + 1)
     for ax, (r, c) in zip(axes.flat, positions):
         ax.imshow(inside, cmap=colors, vmin=0, vmax=1,
@@ -266,10 +296,10 @@ def plot_conv_positions(
         ax.vlines(ticks, 0, side, colors="white", lw=1)
         ax.hlines(ticks, 0, side, colors="white", lw=1)
         if padding:  # the zero ring: dashed, unfilled
-            ax.vlines(ticks, 0, side, colors="gray", lw=0.8, ls="--")
-            ax.hlines(ticks, 0, side, colors="gray", lw=0.8, ls="--")
+            ax.vlines(ticks, 0, side, colors=PADDING_EDGE, lw=0.8, ls="--")
+            ax.hlines(ticks, 0, side, colors=PADDING_EDGE, lw=0.8, ls="--")
             ax.add_patch(Rectangle((padding, padding), n, n, fill=False,
-                                   edgecolor="#6baed6", lw=1.5))
+                                   edgecolor=INPUT_FILL, lw=1.5))
         ax.add_patch(Rectangle((c * stride, r * stride), k, k, **WINDOW))
         ax.set_axis_off()
         ax.set_title(f"output ({r}, {c})", fontsize=8)
@@ -385,7 +415,8 @@ def plot_accuracy_bars(results: Mapping[str, Mapping[str, float]],
         xs = np.arange(len(models)) + i * width
         vals = [100 * results[m][cond] for m in models]
         bars = ax.bar(xs, vals, width, label=cond,
-                      color=EXTRA_COLORS[i], alpha=0.9)
+                      color=EXTRA_COLORS[i % len(EXTRA_COLORS)],
+                      alpha=0.9)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models)
     ax.set_xlabel("model")
@@ -445,12 +476,12 @@ def plot_learning_curves(histories: Mapping[str, object],
     axes[0, 0].set_title("Loss")
     axes[0, 1].set_title("Accuracy")
     handles, names = axes[0, 1].get_legend_handles_labels()
-    handles += [matplotlib.lines.Line2D([], [], color="gray", ls="--"),
-                matplotlib.lines.Line2D([], [], color="gray")]
+    handles += [matplotlib.lines.Line2D([], [], color=GUIDE_COLOR, ls="--"),
+                matplotlib.lines.Line2D([], [], color=GUIDE_COLOR)]
     names += ["training set", f"{label} set"]
     if any(isinstance(h, Mapping) and h.get("best_epoch")
            for h in histories.values()):
-        handles.append(matplotlib.lines.Line2D([], [], color="gray",
+        handles.append(matplotlib.lines.Line2D([], [], color=GUIDE_COLOR,
                                                ls="", marker="o", ms=5))
         names.append("kept epoch")
     long_names = max(len(n) for n in names) > 14
@@ -575,7 +606,7 @@ def plot_channels(x, w, out, bias) -> Figure:
         _draw_grid(ax, out[f], OUTPUT_CMAP)
         ax.set_title(f"output {f} (bias {bias[f]:g})")
     axes[0, -1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False,
-                                    edgecolor="#d95f02", lw=3.5,
+                                    edgecolor=WINDOW_EDGE, lw=3.5,
                                     clip_on=False))
     return fig
 
