@@ -8,6 +8,9 @@ import pytest
 from conftest import ROOT, build_book_strictly
 from test_book import text_of
 
+from cnn_tutorial.artifacts import REPORTED
+from cnn_tutorial.display import NOT_MEASURED, fmt_int, fmt_pct
+
 pytestmark = pytest.mark.book
 
 
@@ -38,6 +41,8 @@ def test_pages_say_the_measured_results_are_unavailable(uncached_book,
 def test_verdict_shows_reported_figures_only(uncached_book):
     text = text_of(uncached_book / "book/01_why_cnns.html")
     assert "parameters (reported by the tutorial)" in text
-    assert "~52\u202f% | " not in text          # rendered as a table
-    assert "MLP ~1\u202f700\u202f000 ~52\u202f% \u2014 \u2014" in text
-    assert "CNN ~300\u202f000 ~70\u202f% \u2014 \u2014" in text
+    for name, reported in REPORTED.items():
+        acc = f"~{fmt_pct(reported['test_acc'], 0)}"
+        assert f"{acc} | " not in text           # rendered as a table
+        assert (f"{name} ~{fmt_int(reported['params'])} {acc} "
+                f"{NOT_MEASURED} {NOT_MEASURED}") in text, name

@@ -73,7 +73,9 @@ def test_phone_width_tables_scroll_instead_of_clipping(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 800})
     page = context.new_page()
     page.goto(f"{server}/book/01_why_cnns.html", wait_until="networkidle")
-    for table in page.locator(".bd-article table").all():
+    tables = page.locator(".bd-article table").all()
+    assert tables, "chapter 1 has no table to check"
+    for table in tables:
         overflow = table.evaluate("t => getComputedStyle(t).overflowX")
         fits = table.evaluate("t => t.scrollWidth <= t.clientWidth + 1")
         assert fits or overflow == "auto"

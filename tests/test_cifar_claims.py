@@ -4,7 +4,7 @@ cannot drift from the data. Each test quotes the sentence it checks."""
 import pytest
 from conftest import ROOT
 
-from cnn_tutorial import artifacts
+from cnn_tutorial import artifacts, models, params
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +15,12 @@ def runs():
 
 
 def test_the_goals_of_the_run(runs):
-    """The CNN reaches >= 70 % with <= 300 k parameters; the MLP has the
-    tutorial's 1.7 M."""
-    assert runs["CNN"]["params"] <= 300_000
-    assert runs["CNN"]["test_acc"] >= 0.70
-    assert 1_650_000 < runs["MLP"]["params"] < 1_750_000
+    """The CNN reaches the tutorial's reported >= 70 %; the cached runs
+    trained today's models (whose sizes, <= 300 k and ~1.7 M, are checked
+    in test_models.py)."""
+    assert runs["CNN"]["test_acc"] >= artifacts.REPORTED["CNN"]["test_acc"]
+    for name, model in models.cifar_models().items():
+        assert runs[name]["params"] == params.count_params(model), name
 
 
 def test_the_cnn_beats_the_mlp_with_fewer_parameters(runs):

@@ -10,19 +10,13 @@ def trained(digits):
     return experiments.train_digits_models(digits, seed=0)
 
 
-def test_both_digits_models_learn_the_cnn_with_fewer_parameters(trained):
+def test_the_digits_mlp_learns_and_the_cnn_is_smaller(trained):
+    """(The CNN's accuracy is tested in test_train.py, the comparisons of
+    the two and the permutation experiment over seeds 0-4 in
+    test_claims.py.)"""
     mlp, cnn = trained["MLP"], trained["CNN"]
     assert cnn.params < mlp.params / 4
-    # on digits neither model is reliably ahead (tests/test_claims.py)
-    assert cnn.test_acc >= 0.97 and mlp.test_acc >= 0.97
-
-
-def test_permutation_leaves_the_mlp_twin_unchanged(digits, trained):
-    result = experiments.permutation_experiment(digits, original=trained)
-    mlp, cnn = result["MLP"], result["CNN"]
-    assert mlp["permuted"] == mlp["original"]        # the permuted twin
-    assert abs(cnn["permuted"] - cnn["original"]) < 0.03
-    assert mlp["original"] == trained["MLP"].test_acc
+    assert mlp.test_acc >= 0.97
 
 
 def test_permuted_dataset_is_a_pixel_permutation(digits):
@@ -33,22 +27,19 @@ def test_permuted_dataset_is_a_pixel_permutation(digits):
     assert not torch.equal(scrambled.test.x, digits.test.x)
 
 
-def test_shifts_hurt_the_mlp_more(digits, trained):
+def test_a_shift_of_zero_is_the_plain_test_accuracy(digits, trained):
+    """(How shifts hurt each model, over seeds 0-4: test_claims.py.)"""
     result = experiments.shift_experiment(
-        {k: v.model for k, v in trained.items()}, digits.test, (0, 1, 2))
-    assert result["MLP"][0] == pytest.approx(trained["MLP"].test_acc)
-    assert result["CNN"][1] > result["MLP"][1]
-    for accs in result.values():
-        assert accs[0] > accs[1] > accs[2]
+        {k: v.model for k, v in trained.items()}, digits.test, (0, 1))
+    for name, accs in result.items():
+        assert len(accs) == 2
+        assert accs[0] == pytest.approx(trained[name].test_acc), name
 
 
-def test_augmentation_buys_shift_robustness(digits, trained):
+def test_the_augmented_cnn_still_learns(digits):
+    """(What augmentation buys and costs, over seeds 0-4: test_claims.py.)"""
     augmented = experiments.train_digits_cnn(
         digits, seed=0, augment=transforms.augmentation(seed=0))
-    result = experiments.shift_experiment(
-        {"plain": trained["CNN"].model, "aug": augmented.model},
-        digits.test, (0, 2))
-    assert result["aug"][1] > result["plain"][1] + 0.3
     assert augmented.test_acc > 0.9
 
 

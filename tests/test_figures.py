@@ -66,14 +66,15 @@ def test_conv_step_titles_carry_the_arithmetic():
     k = np.ones((3, 3))
     out = conv.conv2d(x[None, None], k[None, None], stride=2, padding=1)[0, 0]
     fig = figures.plot_conv_step(x, k, out, 1, 1, stride=2, padding=1)
-    assert fig._suptitle.get_text() == "i = 5, k = 3, s = 2, p = 1  →  o = 3"
+    assert fig._suptitle.get_text() == \
+        "n = 5, k = 3, p = 1, s = 2  →  n_out = 3"
     texts = [t.get_text() for t in fig.axes[2].texts]
     assert f"{out[1, 1]:g}" in texts
 
 
 def test_conv_positions_panels():
     fig = figures.plot_conv_positions(5, 3, padding=1, stride=2)
-    assert "o = 3" in fig._suptitle.get_text()
+    assert "n_out = 3" in fig._suptitle.get_text()
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert len(titled) == 9
     fig = figures.plot_conv_positions(5, 3, padding=1, max_panels=10)

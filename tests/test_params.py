@@ -10,8 +10,8 @@ from cnn_tutorial.models import digits_cnn
 ])
 def test_dense_first_layer_matches_the_tutorial(n_inputs, expected):
     assert params.dense_first_layer_params(n_inputs, 512) == expected
-    # ... and the closed form: a weight per input per unit, a bias per unit
-    assert expected == n_inputs * 512 + 512
+    # any width: a weight per input per unit, a bias per unit
+    assert params.dense_first_layer_params(n_inputs, 7) == n_inputs * 7 + 7
 
 
 def test_conv1_has_896_parameters_whatever_the_image():
@@ -22,17 +22,24 @@ def test_conv1_has_896_parameters_whatever_the_image():
 def test_explosion_table_rows():
     rows = params.explosion_table()
     assert [r.n_inputs for r in rows] == [64, 3_072, 150_528]
-    assert [r.dense_params for r in rows] == [33_280, 1_573_376, 77_070_848]
+    assert [r.dense_params for r in rows] == [
+        params.dense_first_layer_params(r.n_inputs, 512) for r in rows]
     assert [r.conv_params for r in rows] == [
         params.conv_params(r.channels, 32, 3) for r in rows]
-    assert {r.conv_params for r in rows} == {320, 896}
+    # the conv column depends on the channels, not on the image size
+    digits, cifar, imagenet = rows
+    assert cifar.conv_params == imagenet.conv_params != digits.conv_params
 
 
 def test_growth_curve_dense_grows_conv_constant():
-    sides, dense, conv = params.growth_curve([8, 16, 32])
-    assert sides == [8, 16, 32]
-    assert dense == [params.dense_first_layer_params(3 * n * n) for n in sides]
-    assert conv == [896, 896, 896]
+    sides, dense, conv = params.growth_curve([8, 16, 32, 224])
+    assert sides == [8, 16, 32, 224]
+    assert dense == sorted(set(dense))                  # strictly growing
+    assert len(set(conv)) == 1
+    # the curve passes through the RGB rows of the chapter's table
+    for row in params.explosion_table()[1:]:
+        i = sides.index(row.side)
+        assert (dense[i], conv[i]) == (row.dense_params, row.conv_params)
 
 
 def test_trainable_only_skips_frozen():

@@ -81,6 +81,8 @@ def test_explorer_by_keyboard(page, server):
     page.focus(".cnn-explorer .cnn-stage")
     page.keyboard.press("ArrowRight")
     assert (page.evaluate(state)["i"], page.evaluate(state)["j"]) == (0, 1)
+    page.keyboard.press("ArrowDown")                   # one output row down
+    assert (page.evaluate(state)["i"], page.evaluate(state)["j"]) == (1, 1)
     page.keyboard.press("End")
     assert (page.evaluate(state)["i"], page.evaluate(state)["j"]) == (2, 2)
     page.keyboard.press("Home")

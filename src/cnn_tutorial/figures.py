@@ -267,8 +267,8 @@ def plot_conv_step(
                                    clip_on=False))
     axes[0, 2].set_title("output")
     fig.suptitle(
-        f"i = {x.shape[0]}, k = {k}, s = {stride}, p = {padding}"
-        f"  →  o = {out.shape[0]}"
+        f"n = {x.shape[0]}, k = {k}, p = {padding}, s = {stride}"
+        f"  →  n_out = {out.shape[0]}"
     )
     return fig
 
@@ -302,12 +302,12 @@ def plot_conv_positions(
                                    edgecolor=INPUT_FILL, lw=1.5))
         ax.add_patch(Rectangle((c * stride, r * stride), k, k, **WINDOW))
         ax.set_axis_off()
-        ax.set_title(f"output ({r}, {c})", fontsize=8)
+        ax.set_title(f"output ({r}, {c})", fontsize=9)
     for ax in list(axes.flat)[len(positions):]:
         ax.set_axis_off()
     shown = "" if len(positions) == o * o else f" (first {len(positions)})"
-    fig.suptitle(f"i = {n}, k = {k}, s = {stride}, p = {padding}  →  "
-                 f"o = {o}: {o * o} window positions{shown}")
+    fig.suptitle(f"n = {n}, k = {k}, p = {padding}, s = {stride}  →  "
+                 f"n_out = {o}: {o * o} window positions{shown}")
     return fig
 
 
@@ -317,15 +317,15 @@ def plot_pooling(
     """A feature map with its k x k pooling windows, and both pooled maps."""
     x, max_out, avg_out = map(_as_array, (x, max_out, avg_out))
     fig, axes = _figure(1, 3, (6.9, 3.0), width_ratios=[2, 1, 1])
-    _draw_grid(axes[0, 0], x, INPUT_CMAP)
+    _draw_grid(axes[0, 0], x, SIGNED_CMAP, signed=True)
     for r in range(0, x.shape[0] - k + 1, k):
         for c in range(0, x.shape[1] - k + 1, k):
             axes[0, 0].add_patch(Rectangle((c - 0.5, r - 0.5), k, k,
                                            fill=False, lw=2.5))
-    axes[0, 0].set_title(f"feature map, {k}x{k} windows")
-    _draw_grid(axes[0, 1], max_out, OUTPUT_CMAP)
+    axes[0, 0].set_title(f"feature map, {k}×{k} windows")
+    _draw_grid(axes[0, 1], max_out, SIGNED_CMAP, signed=True)
     axes[0, 1].set_title("max pooling")
-    _draw_grid(axes[0, 2], avg_out, OUTPUT_CMAP, fmt="{:.2f}")
+    _draw_grid(axes[0, 2], avg_out, SIGNED_CMAP, signed=True, fmt="{:.2f}")
     axes[0, 2].set_title("average pooling")
     return fig
 

@@ -34,7 +34,7 @@
   const factor = (v) => (v < 0 ? `(\u2212${-v})` : String(v));
 
   // One grid as SVG: cells coloured along a ramp with their numbers.
-  function grid(values, { stops, signed = false, pad = 0, shown = Infinity, win, mark, label }) {
+  function grid(values, { stops, signed = false, pad = 0, shown = Infinity, win, mark, unused = Infinity, label }) {
     const rows = values.length, cols = values[0].length, flat = values.flat();
     const vmax = Math.max(...flat.map(Math.abs)) || 1;
     const vmin = signed ? -vmax : Math.min(0, ...flat);
@@ -57,6 +57,10 @@
       parts.push(`<rect x="${x}" y="${y}" width="${CELL}" height="${CELL}" fill="${ns.css(color)}" stroke="#fff"/>`,
         `<text x="${x + CELL / 2}" y="${y + CELL / 2}" fill="${ns.textOn(color)}"${Math.abs(v) >= 10 ? ' font-size="13"' : ""}>${ns.fmt(v)}</text>`);
     }));
+    if (unused < rows) { // rows and columns no window position reaches
+      const reach = unused * CELL;
+      parts.push(`<path d="M${reach} 0H${cols * CELL}V${rows * CELL}H0V${reach}H${reach}Z" class="cnn-unused"/>`);
+    }
     if (win) {
       parts.push(`<rect x="${win.c * CELL}" y="${win.r * CELL}" width="${win.k * CELL}" height="${win.k * CELL}" class="cnn-window" stroke="${win.color}"/>`);
     }
@@ -89,7 +93,7 @@
     const message = el("p", { class: "cnn-message", role: "alert" });
     const stage = el("div", {
       class: "cnn-stage", tabindex: "0", role: "group",
-      "aria-label": "Input, kernel and output. Arrow keys move the window, Home and End jump, Space plays or pauses.",
+      "aria-label": "Input, kernel and output. Arrow keys move the window by one output cell, Home and End jump to the first and last, Space plays or pauses.",
     });
     const panels = ["input (padding dashed)", "kernel", "output"].map((caption) => {
       const box = el("div", { class: "cnn-panel" });
@@ -110,7 +114,8 @@
       play,
       button("step ▶", () => go(state.t + 1)));
     fallback.hidden = true;
-    root.append(el("div", { class: "cnn-explorer" }, controls, formula, message, buttons, sum, stage));
+    const help = el("p", { class: "cnn-help", text: "Keyboard: click the drawing (or Tab to it), then arrow keys move the window by one output cell, Home and End jump, Space plays or pauses." });
+    root.append(el("div", { class: "cnn-explorer" }, controls, formula, message, buttons, sum, stage, help));
 
     let result = null; // the current convolution: { o, cells }
     function compute() {
@@ -124,7 +129,9 @@
       const x = compute();
       const numerator = n + 2 * p - k, o = Math.floor(numerator / s) + 1;
       formula.textContent = `n_out = ⌊(n + 2p − k) / s⌋ + 1 = ⌊(${n} + 2·${p} − ${k}) / ${s}⌋ + 1`
-        + ` = ⌊${ns.fmt(numerator)} / ${s}⌋ + 1 = ${ns.fmt(o)}`;
+        + ` = ⌊${ns.fmt(numerator)} / ${s}⌋ + 1 = ${ns.fmt(o)}`
+        + (o < 1 ? " → no output (needs k ≤ n + 2p)" : "");
+      const reach = (o - 1) * s + k, left = n + 2 * p - reach;
       const padded = Array.from({ length: n + 2 * p }, (_, r) => Array.from({ length: n + 2 * p },
         (_, c) => (r < p || c < p || r >= n + p || c >= n + p ? 0 : x[r - p][c - p])));
       const kernel = cfg.kernels[k];
@@ -138,9 +145,13 @@
         return;
       }
       message.textContent = "";
+      if (left > 0) {
+        formula.textContent += `. The floor leaves the last ${left === 1 ? "row and column" : `${left} rows and columns`}`
+          + " of the padded input unused (greyed).";
+      }
       const cell = result.cells[state.t], color = cfg.colors.window;
       panels[0].innerHTML = grid(padded, {
-        stops: cfg.colors.input, pad: p, win: { r: cell.i * s, c: cell.j * s, k, color },
+        stops: cfg.colors.input, pad: p, win: { r: cell.i * s, c: cell.j * s, k, color }, unused: reach,
         label: `padded ${n + 2 * p} by ${n + 2 * p} input, window at row ${cell.i * s}, column ${cell.j * s}`,
       });
       const out = Array.from({ length: o }, (_, i) => result.cells.slice(i * o, (i + 1) * o).map((c) => c.value));
@@ -179,8 +190,12 @@
       render();
     }
     stage.addEventListener("keydown", (e) => {
-      const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
-      if (e.key in moves) go(state.t + moves[e.key]);
+      const o = result ? result.o : 0;
+      const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: o, ArrowUp: -o };
+      if (e.key in moves) {
+        const t = state.t + moves[e.key];
+        if (result && t >= 0 && t < o * o) go(t);
+      }
       else if (e.key === "Home") go(0);
       else if (e.key === "End") go(Infinity);
       else if (e.key === " " || e.key === "Enter") state.timer ? pause() : start();

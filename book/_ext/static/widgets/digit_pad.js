@@ -118,16 +118,18 @@
     const el = ns.el;
     const bitmap = new Uint8Array(PAD * PAD);
     let pixels = new Array(SIDE * SIDE).fill(0), weights = null, result = null;
-    let pen = null, cursor = { x: PAD / 2, y: PAD / 2 }, keyboardPen = false;
+    let pen = null, cursor = { x: PAD / 2, y: PAD / 2 }, keyboardPen = false, showCursor = false;
 
     const pad = el("canvas", {
-      class: "cnn-pad", width: PAD * 7, height: PAD * 7, tabindex: "0", role: "img",
-      "aria-label": "Drawing pad, 32 by 32 pixels",
+      class: "cnn-pad", width: PAD * 7, height: PAD * 7, tabindex: "0", role: "application",
+      "aria-roledescription": "drawing pad", "aria-label": "Drawing pad, 32 by 32 pixels",
       "aria-describedby": "cnn-pad-help",
     });
     const help = el("p", {
       id: "cnn-pad-help", class: "cnn-help",
-      text: "Draw with the mouse, a finger or a pen. By keyboard: arrow keys move the pen, Space puts it down or lifts it, Delete clears.",
+      text: "Draw with the mouse, a finger or a pen. By keyboard: arrow keys move the pen (a ring, filled while the pen is down), "
+        + "Space puts it down or lifts it, Delete clears. A test digit exists only as its 8×8 counts, so the pad shows each "
+        + "block's count as that many inked pixels.",
     });
     const input = el("canvas", { class: "cnn-input", role: "img", "aria-label": "The 8 by 8 input the network sees" });
     const bars = [];
@@ -157,13 +159,13 @@
     const mapBlocks = Object.values(cfg.show).map((name) => {
       maps[name] = el("canvas", { class: "cnn-maps", role: "img", "aria-label": `${name} feature maps` });
       return el("div", { class: "cnn-map-block" },
-        el("div", { class: "cnn-panel-caption", text: `${name} feature maps, before ReLU (red positive, blue negative, one scale per layer)` }),
+        el("div", { class: "cnn-panel-caption", text: `${name} feature maps (channels in order, row by row), before ReLU: red positive, blue negative, one scale per layer` }),
         maps[name]);
     });
     const left = el("div", { class: "cnn-panel" }, pad, el("div", { class: "cnn-panel-caption", text: "draw here (32×32)" }));
     const middle = el("div", { class: "cnn-panel" }, input, el("div", { class: "cnn-panel-caption", text: "8×8 input (0–16)" }));
     const right = el("div", { class: "cnn-panel cnn-prob-panel" }, probs, verdict);
-    root.append(el("div", { class: "cnn-digit-pad" },
+    root.append(el("div", { class: "cnn-pad-ui" },
       el("div", { class: "cnn-stage" }, left, middle, right),
       el("div", { class: "cnn-buttons" }, clear), presets, help, status, ...mapBlocks));
 
@@ -216,11 +218,12 @@
         const at = b * BLOCK * u + 0.5;
         ctx.beginPath(); ctx.moveTo(at, 0); ctx.lineTo(at, pad.height); ctx.moveTo(0, at); ctx.lineTo(pad.width, at); ctx.stroke();
       }
-      if (document.activeElement === pad) {
-        ctx.strokeStyle = cfg.colors.bar;
+      if (showCursor && document.activeElement === pad) { // the keyboard pen
+        ctx.strokeStyle = ctx.fillStyle = cfg.colors.bar;
         ctx.lineWidth = 3;
         ctx.beginPath();
         ctx.arc(cursor.x * u, cursor.y * u, BRUSH * u, 0, 2 * Math.PI);
+        if (keyboardPen) ctx.fill();
         ctx.stroke();
       }
     }
@@ -236,9 +239,11 @@
         row.classList.toggle("cnn-top", d === best);
         row.setAttribute("aria-label", `${d}: ${(100 * p[d]).toFixed(1)} percent`);
       });
-      verdict.textContent = pixels.some((v) => v > 0)
-        ? `The network reads a ${best} (${(100 * p[best]).toFixed(1)} %).`
-        : "The pad is empty: draw a digit.";
+      const empty = !pixels.some((v) => v > 0);
+      verdict.textContent = empty
+        ? "The pad is empty: these are the network's answers for a blank image. Draw a digit."
+        : `The network reads a ${best} (${(100 * p[best]).toFixed(1)} %).`;
+      probs.classList.toggle("cnn-muted", empty);
       for (const [name, canvas] of Object.entries(maps)) {
         const t = result.maps[name];
         paintTiles(canvas, t, t.w > 4 ? 8 : 16, cfg.colors.signed, true);
@@ -250,6 +255,7 @@
       return { x: ((e.clientX - box.left) / box.width) * PAD, y: ((e.clientY - box.top) / box.height) * PAD };
     };
     pad.addEventListener("pointerdown", (e) => {
+      showCursor = false;
       pad.setPointerCapture(e.pointerId);
       pen = point(e);
       stroke(pen, pen);
@@ -263,6 +269,7 @@
     for (const type of ["pointerup", "pointercancel"]) pad.addEventListener(type, () => (pen = null));
     pad.addEventListener("keydown", (e) => {
       const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      showCursor = true;
       if (e.key in moves) {
         const [dx, dy] = moves[e.key], from = { ...cursor };
         cursor = { x: Math.min(PAD - 0.5, Math.max(0.5, cursor.x + dx)), y: Math.min(PAD - 0.5, Math.max(0.5, cursor.y + dy)) };
@@ -271,6 +278,7 @@
       } else if (e.key === " " || e.key === "Enter") {
         keyboardPen = !keyboardPen;
         if (keyboardPen) stroke(cursor, cursor);
+        else drawPad();
       } else if (e.key === "Delete" || e.key === "Backspace") setBitmap(null);
       else return;
       e.preventDefault();
