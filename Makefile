@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install mathjax book test browser-deps serve clean bench cifar linkcheck
+.PHONY: install mathjax book test browser-deps serve clean bench cifar linkcheck src-hash execution-cache
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,10 +23,15 @@ mathjax:
 # the library would leave stale outputs: clear it when src/ changes.
 SRC_HASH = $(shell find src -name '*.py' -type f | sort | xargs cat | sha256sum | cut -c1-16)
 
-book: install mathjax
+src-hash:
+	@echo $(SRC_HASH)
+
+execution-cache:
 	@if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$(SRC_HASH)" ] && [ -d _build/.jupyter_cache ]; then \
 	  echo "src/ changed since the last build: clearing the execution cache"; \
 	  rm -rf _build/.jupyter_cache; fi
+
+book: install mathjax execution-cache
 	$(JB) build . -W --keep-going
 	@echo "$(SRC_HASH)" > _build/.src-hash
 	@echo "Book built: $(CURDIR)/_build/html/index.html  (view it with: make serve)"

@@ -1,5 +1,6 @@
-"""Measure the book's build, the live training runs and the numpy convolution
-against their budgets; print one table, write JSON, exit 1 if a budget fails.
+"""Measure the book's build, the live training runs, the numpy convolution and
+the browser widgets against their budgets; print one table, write JSON,
+exit 1 if a budget fails.
 
     python scripts/bench.py                # everything (about 2-3 minutes)
     python scripts/bench.py --quick        # tiny settings, no book build
@@ -22,9 +23,10 @@ import numpy as np
 import psutil
 import torch
 
-from cnn_tutorial import conv, data, experiments
+from cnn_tutorial import conv, data, experiments, widgets
 
 ROOT = Path(__file__).resolve().parents[1]
+WIDGET_SCRIPTS = ROOT / "book/_ext/static/widgets"
 
 
 @dataclass
@@ -141,6 +143,26 @@ def bench_conv(shape=(64, 3, 32, 32), filters: int = 32,
             "ratio": round(numpy_s / torch_s, 2)}
 
 
+def bench_widgets() -> dict:
+    """What the explorers add to the book's execution (exporting the digits
+    CNN's weights and writing both widgets' HTML) and the size of their
+    JavaScript."""
+    digits = data.digits()
+    model = experiments.train_digits_cnn(digits, seed=0).model
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        weights = widgets.export_weights(model, tmp)
+        widgets.digit_pad(model, digits.test)
+        widgets.conv_explorer()
+        seconds = time.perf_counter() - start
+        weights_kib = weights.stat().st_size / 1024
+    script_kib = sum(f.stat().st_size
+                     for f in WIDGET_SCRIPTS.glob("*.js")) / 1024
+    return {"execution_s": round(seconds, 2),
+            "weights_kib": round(weights_kib),
+            "javascript_kib": round(script_kib, 1)}
+
+
 def budgets(results: dict) -> list[Budget]:
     cnn = results["training"]["CNN"]
     out = [
@@ -149,6 +171,13 @@ def budgets(results: dict) -> list[Budget]:
         Budget("numpy conv2d / torch conv2d", results["conv"]["ratio"], 10,
                "x"),
     ]
+    if "widgets" in results:
+        out += [
+            Budget("widgets: added execution", results["widgets"]
+                   ["execution_s"], 2, "s"),
+            Budget("widgets: JavaScript (unminified)",
+                   results["widgets"]["javascript_kib"], 40, "KiB"),
+        ]
     if "book" in results:
         pages = results["book"].get("notebook_execution_s", {})
         out[:0] = [
@@ -183,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     results["training"] = bench_training(1 if args.quick else None)
     results["conv"] = (bench_conv((4, 3, 16, 16), 8, 3) if args.quick
                        else bench_conv())
+    if not args.quick:
+        results["widgets"] = bench_widgets()
     checks = budgets(results)
     results["budgets"] = [
         {"name": b.name, "value": b.value, "limit": b.limit,
@@ -203,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"conv2d {c['shape']} x {c['filters']} filters: numpy "
           f"{c['numpy_ms']} ms, torch {c['torch_ms']} ms (median of "
           f"{c['repeats']})")
+    if "widgets" in results:
+        w = results["widgets"]
+        print(f"widgets: {w['execution_s']} s added to the pages, "
+              f"{w['javascript_kib']} KiB of JavaScript, weights "
+              f"{w['weights_kib']} KiB")
     print()
     for b in checks:
         print(b.row())

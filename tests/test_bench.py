@@ -55,3 +55,15 @@ def test_book_budgets_appear_when_the_book_was_measured():
     assert checks[0].value == 65.0
     assert [c.passed for c in checks] == [False, False, True, True, True,
                                           True]
+
+
+def test_widget_budgets_judge_the_measured_widgets():
+    results = {"training": {"CNN": {"test_acc": 0.99, "train_s": 3}},
+               "conv": {"ratio": 2.0},
+               "widgets": {"execution_s": 2.5, "javascript_kib": 27.0}}
+    checks = {c.name: c.passed for c in bench.budgets(results)}
+    assert checks["widgets: added execution"] is False
+    assert checks["widgets: JavaScript (unminified)"] is True
+    measured = bench.bench_widgets()
+    assert measured["weights_kib"] > 100          # 35 914 float32 values
+    assert measured["javascript_kib"] > 10        # the three scripts exist

@@ -110,3 +110,8 @@ def test_presets_are_correctly_classified_test_digits(digits):
              for d in range(10)]
     assert pixels[0].tolist() == np.rint(
         digits.test.x[first[0], 0].numpy() * 16).astype(int).tolist()
+
+
+def test_presets_need_a_model_that_gets_each_class_right(digits):
+    with pytest.raises(ValueError, match="gets no test digit . right"):
+        widgets.preset_digits(models.digits_cnn(), digits.test)

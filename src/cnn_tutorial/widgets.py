@@ -178,8 +178,13 @@ def preset_digits(model: nn.Module,
     pixels = np.rint(test.x.numpy()[:, 0] * DIGIT_SCALE)
     predicted = probabilities(model, pixels).argmax(axis=1)
     labels = test.y.numpy()
-    chosen = [int(np.flatnonzero((labels == d) & (predicted == d))[0])
-              for d in np.unique(labels)]
+    chosen = []
+    for d in np.unique(labels):
+        right = np.flatnonzero((labels == d) & (predicted == d))
+        if not len(right):
+            raise ValueError(f"the model gets no test digit {d} right: "
+                             "train it before offering presets")
+        chosen.append(int(right[0]))
     return pixels[chosen].astype(int), [int(labels[i]) for i in chosen]
 
 
