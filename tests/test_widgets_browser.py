@@ -180,6 +180,34 @@ def test_drawing_with_the_mouse_changes_the_prediction(page, server):
         "The network reads a 1")
 
 
+def test_drawing_with_a_finger(browser, server):
+    """Touch input (a phone): a swipe on the pad draws instead of scrolling
+    the page."""
+    context = browser.new_context(viewport={"width": 390, "height": 800},
+                                  has_touch=True, is_mobile=True)
+    page = offline_page(context)
+    open_page(page, server, PAD_PAGE)
+    page.evaluate("window.cnnTutorial.digitPad.ready")
+    pad = page.locator("canvas.cnn-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    x = box["x"] + box["width"] / 2
+    scrolled = page.evaluate("window.scrollY")
+    touch = context.new_cdp_session(page)
+    for kind, t in [("touchStart", 0.15), *[("touchMove", v) for v in
+                    np.linspace(0.2, 0.85, 8)], ("touchEnd", None)]:
+        points = [] if t is None else [
+            {"x": x, "y": box["y"] + box["height"] * t}]
+        touch.send("Input.dispatchTouchEvent",
+                   {"type": kind, "touchPoints": points})
+    pixels = np.array(page.evaluate(
+        "window.cnnTutorial.digitPad.pixels()")).reshape(8, 8)
+    assert pixels[2:6, 3:5].sum() > 0
+    assert page.evaluate("window.scrollY") == scrolled
+    assert not page.console_errors, page.console_errors
+    context.close()
+
+
 def test_widgets_fall_back_to_a_static_figure_without_javascript(
         browser, server):
     context = browser.new_context(java_script_enabled=False)
