@@ -125,6 +125,32 @@ def built_book(tmp_path_factory) -> Path:
     return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))
 
 
+def _toc_files() -> list[str]:
+    """The pages of ``_toc.yml`` in reading order (root first), as paths
+    relative to the repository without their suffix."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+TOC_FILES = _toc_files()
+# the numbered chapters (01_...); not the intro, references or statistics
+CHAPTER_FILES = [f for f in TOC_FILES if Path(f).name[:2].isdigit()]
+SITE_PAGES = [f"{f}.html" for f in TOC_FILES]     # as the built site has them
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 AXE = ROOT / ".cache/axe/node_modules/axe-core/axe.min.js"
 

@@ -6,17 +6,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-import yaml
-from conftest import ROOT
+from conftest import CHAPTER_FILES, ROOT
 
 from cnn_tutorial import artifacts, conv, data, experiments, params
 from cnn_tutorial.display import cifar_numbers, fmt_int, fmt_pct
 
 pytestmark = pytest.mark.book
 
-TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
-CHAPTERS = [f"{c['file']}.html" for c in TOC["chapters"]
-            if Path(c["file"]).name[:2].isdigit()]
+CHAPTERS = [f"{f}.html" for f in CHAPTER_FILES]
 
 
 def text_of(page: Path) -> str:

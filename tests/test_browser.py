@@ -3,17 +3,16 @@ driven by Playwright; no browser is downloaded)."""
 from pathlib import Path
 
 import pytest
-from conftest import has_browser
+from conftest import CHAPTER_FILES, SITE_PAGES, TOC_FILES, has_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
 if reason:
     pytestmark.append(pytest.mark.skip(reason=reason))
 
-PAGES = ["book/intro.html", "book/01_why_cnns.html",
-         "book/02_convolution.html", "book/03_opened_up.html",
-         "book/references.html", "book/execution.html"]
-MATH_PAGES = PAGES[:4]
+PAGES = SITE_PAGES
+MATH_PAGES = [f"{f}.html" for f in TOC_FILES[:1] + CHAPTER_FILES]
+
 @pytest.mark.parametrize("path", PAGES)
 def test_page_in_browser(page, server, path, screenshots):
     response = page.goto(f"{server}/{path}", wait_until="networkidle")

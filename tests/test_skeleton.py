@@ -27,30 +27,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import CHAPTER_FILES, ROOT, TOC_FILES
 
 TEMPLATE = ROOT / "book" / "_template.md"
 
 
-def toc_pages(toc: dict) -> list[Path]:
-    """The .md files of ``_toc.yml`` in reading order (root first)."""
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return [ROOT / f"{f}.md" for f in files]
-
-
-PAGES = toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-CHAPTERS = [p for p in PAGES if p.name[:2].isdigit()]
+PAGES = [ROOT / f"{f}.md" for f in TOC_FILES]
+CHAPTERS = [ROOT / f"{f}.md" for f in CHAPTER_FILES]
 
 
 # --- reading a MyST notebook -------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import AXE, has_browser, offline_page
+from conftest import AXE, SITE_PAGES, has_browser, offline_page
 
-from cnn_tutorial import conv, data, experiments, models, widgets
+from cnn_tutorial import activations, conv, data, experiments, models, widgets
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
@@ -19,8 +19,7 @@ if reason:
 
 CONV_PAGE = "book/02_convolution.html"
 PAD_PAGE = "book/03_opened_up.html"
-PAGES = ["book/intro.html", "book/01_why_cnns.html", CONV_PAGE, PAD_PAGE,
-         "book/references.html", "book/execution.html"]
+PAGES = SITE_PAGES
 GRID = [(n, k, p, s) for n in range(3, 13) for k in range(1, 6)
         for p in range(4) for s in range(1, 4)]
 
@@ -133,7 +132,6 @@ def test_digit_pad_matches_pytorch(page, server, built_book):
         return [pad.probabilities(), pad.featureMaps()];
     })""", pixels.tolist())
     expected = widgets.probabilities(model, pixels)
-    from cnn_tutorial import activations
     layers = activations.conv_layers(model)
     maps = activations.feature_maps(
         model, torch.tensor(pixels / 16, dtype=torch.float32)
