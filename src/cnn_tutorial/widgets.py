@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from . import conv, figures
+from .activations import conv_layers
 from .data import Split
 
 WIDGETS_DIR = Path("_static/widgets")   # relative to book/, as pages run
@@ -194,9 +195,10 @@ def digit_pad(model: nn.Module, test: Split) -> Widget:
     per class as a preset."""
     pixels, labels = preset_digits(model, test)
     config = {
-        "weights": f"widgets/{WEIGHTS_FILE}",
+        "weights": f"{WIDGETS_DIR.name}/{WEIGHTS_FILE}",  # from _static/
         "layers": layer_specs(model),
-        "show": {"block1.0": "conv1", "block2.0": "conv2"},
+        "show": {name: f"conv{i}" for i, name in
+                 enumerate(conv_layers(model), start=1)},
         "scale": DIGIT_SCALE,
         "presets": [{"label": str(y), "pixels": p.ravel().tolist()}
                     for y, p in zip(labels, pixels)],

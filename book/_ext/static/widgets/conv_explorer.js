@@ -10,9 +10,15 @@
   ];
   const CELL = 28; // SVG units per grid cell
 
-  function conv(x, kernel, p, s) {
-    const n = x.length, k = kernel.length, o = Math.floor((n + 2 * p - k) / s) + 1;
-    const at = (r, c) => (r < p || c < p || r >= n + p || c >= n + p ? 0 : x[r - p][c - p]);
+  // The n×n corner of the input inside a ring of p zeros.
+  function padded(input, n, p) {
+    const side = n + 2 * p, inside = (i) => i >= p && i < n + p;
+    return Array.from({ length: side }, (_, r) => Array.from({ length: side },
+      (_, c) => (inside(r) && inside(c) ? input[r - p][c - p] : 0)));
+  }
+  // Every output cell of the (already padded) input, with its worked sum.
+  function conv(xp, kernel, s) {
+    const k = kernel.length, o = Math.floor((xp.length - k) / s) + 1;
     const cells = [];
     for (let i = 0; i < o; i++) {
       for (let j = 0; j < o; j++) {
@@ -20,7 +26,7 @@
         let value = 0;
         for (let m = 0; m < k; m++) {
           for (let q = 0; q < k; q++) {
-            const a = at(i * s + m, j * s + q), b = kernel[m][q];
+            const a = xp[i * s + m][j * s + q], b = kernel[m][q];
             terms.push(`${factor(a)}×${factor(b)}`);
             value += a * b;
           }
@@ -118,28 +124,21 @@
     root.append(el("div", { class: "cnn-explorer" }, controls, formula, message, buttons, sum, stage, help));
 
     let result = null; // the current convolution: { o, cells }
-    function compute() {
-      const { n, k, p, s } = state;
-      const x = cfg.input.slice(0, n).map((row) => row.slice(0, n));
-      result = k > n + 2 * p ? null : conv(x, cfg.kernels[k], p, s);
-      return x;
-    }
     function render() {
       const { n, k, p, s } = state;
-      const x = compute();
+      const xp = padded(cfg.input, n, p);
+      result = k > n + 2 * p ? null : conv(xp, cfg.kernels[k], s);
       const numerator = n + 2 * p - k, o = Math.floor(numerator / s) + 1;
       formula.textContent = `n_out = ⌊(n + 2p − k) / s⌋ + 1 = ⌊(${n} + 2·${p} − ${k}) / ${s}⌋ + 1`
         + ` = ⌊${ns.fmt(numerator)} / ${s}⌋ + 1 = ${ns.fmt(o)}`
         + (o < 1 ? " → no output (needs k ≤ n + 2p)" : "");
       const reach = (o - 1) * s + k, left = n + 2 * p - reach;
-      const padded = Array.from({ length: n + 2 * p }, (_, r) => Array.from({ length: n + 2 * p },
-        (_, c) => (r < p || c < p || r >= n + p || c >= n + p ? 0 : x[r - p][c - p])));
       const kernel = cfg.kernels[k];
       panels[1].innerHTML = grid(kernel, { stops: cfg.colors.kernel, signed: true, label: `${k} by ${k} kernel` });
       if (!result) {
         message.textContent = `No output: the ${k}×${k} kernel does not fit in the padded input, `
           + `which is only n + 2p = ${n + 2 * p} cells wide. Make k smaller or n or p larger.`;
-        panels[0].innerHTML = grid(padded, { stops: cfg.colors.input, pad: p, label: `padded ${n + 2 * p} by ${n + 2 * p} input` });
+        panels[0].innerHTML = grid(xp, { stops: cfg.colors.input, pad: p, label: `padded ${n + 2 * p} by ${n + 2 * p} input` });
         panels[2].innerHTML = "";
         sum.textContent = "";
         return;
@@ -150,7 +149,7 @@
           + " of the padded input unused (greyed).";
       }
       const cell = result.cells[state.t], color = cfg.colors.window;
-      panels[0].innerHTML = grid(padded, {
+      panels[0].innerHTML = grid(xp, {
         stops: cfg.colors.input, pad: p, win: { r: cell.i * s, c: cell.j * s, k, color }, unused: reach,
         label: `padded ${n + 2 * p} by ${n + 2 * p} input, window at row ${cell.i * s}, column ${cell.j * s}`,
       });

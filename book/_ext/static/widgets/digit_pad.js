@@ -169,23 +169,21 @@
       el("div", { class: "cnn-stage" }, left, middle, right),
       el("div", { class: "cnn-buttons" }, clear), presets, help, status, ...mapBlocks));
 
+    // The bitmap indices of the 4×4 block behind input pixel i, row by row.
+    function block(i) {
+      const r0 = Math.floor(i / SIDE) * BLOCK, c0 = (i % SIDE) * BLOCK;
+      return Array.from({ length: BLOCK * BLOCK }, (_, b) => (r0 + Math.floor(b / BLOCK)) * PAD + c0 + (b % BLOCK));
+    }
     // 8×8 counts of inked pixels per 4×4 block, as the digits were made.
     function downsample() {
-      pixels = pixels.map((_, i) => {
-        const r0 = Math.floor(i / SIDE) * BLOCK, c0 = (i % SIDE) * BLOCK;
-        let count = 0;
-        for (let r = 0; r < BLOCK; r++) for (let c = 0; c < BLOCK; c++) count += bitmap[(r0 + r) * PAD + c0 + c];
-        return count;
-      });
+      pixels = pixels.map((_, i) => block(i).reduce((count, at) => count + bitmap[at], 0));
     }
     function setBitmap(values) {
       bitmap.fill(0);
       if (values) {
         values.forEach((v, i) => {
-          const r0 = Math.floor(i / SIDE) * BLOCK, c0 = (i % SIDE) * BLOCK, on = Math.round(v);
-          DITHER.forEach((order, b) => {
-            if (order < on) bitmap[(r0 + Math.floor(b / BLOCK)) * PAD + c0 + (b % BLOCK)] = 1;
-          });
+          const on = Math.round(v);
+          block(i).forEach((at, b) => { if (DITHER[b] < on) bitmap[at] = 1; });
         });
         pixels = Array.from(values, Number);
       } else downsample();
