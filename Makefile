@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install mathjax book test browser-deps serve clean bench cifar linkcheck src-hash execution-cache
+.PHONY: install book test browser-deps serve clean bench cifar linkcheck lib-hash
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,24 +16,22 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-mathjax:
-	bash scripts/install_mathjax.sh
+# The execution cache is keyed on the pages' code cells, and Sphinx re-renders
+# only pages whose source changed, so a library edit would leave stale pages:
+# when src/ or the book's extensions change, re-execute and re-render all.
+LIB_HASH = $(shell find src book/_ext -name '*.py' -type f | sort | xargs cat | sha256sum | cut -c1-16)
+STALE := $(shell [ "$$(cat _build/.lib-hash 2>/dev/null)" = "$(LIB_HASH)" ] || echo yes)
 
-# The execution cache is keyed on the pages' code cells only, so a change to
-# the library would leave stale outputs: clear it when src/ changes.
-SRC_HASH = $(shell find src -name '*.py' -type f | sort | xargs cat | sha256sum | cut -c1-16)
+lib-hash:
+	@echo $(LIB_HASH)
 
-src-hash:
-	@echo $(SRC_HASH)
-
-execution-cache:
-	@if [ "$$(cat _build/.src-hash 2>/dev/null)" != "$(SRC_HASH)" ] && [ -d _build/.jupyter_cache ]; then \
-	  echo "src/ changed since the last build: clearing the execution cache"; \
-	  rm -rf _build/.jupyter_cache; fi
-
-book: install mathjax execution-cache
-	$(JB) build . -W --keep-going
-	@echo "$(SRC_HASH)" > _build/.src-hash
+book: install
+ifeq ($(STALE),yes)
+	@echo "src/ or book/_ext/ changed since the last build: re-executing and re-rendering every page"
+	rm -rf _build/.jupyter_cache
+endif
+	$(JB) build . -W --keep-going $(if $(STALE),--all)
+	@echo "$(LIB_HASH)" > _build/.lib-hash
 	@echo "Book built: $(CURDIR)/_build/html/index.html  (view it with: make serve)"
 
 browser-deps:
@@ -58,4 +56,4 @@ bench: install
 	$(PY) scripts/bench.py
 
 cifar: install   # about an hour on 2 CPU cores; see the README
-	$(PY) -m cnn_tutorial.cifar --images ../shared/data/cifar10-jpeg.tar.gz
+	$(PY) -m cnn_tutorial.cifar --images ../shared/data/cifar10-jpeg.tar.gz --no-progress

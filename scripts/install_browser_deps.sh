@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Best-effort install of what the browser test needs: Debian's Chromium, a
-# local copy of MathJax 3 (which the built site serves itself) and axe-core. Without them
+# Best-effort install of what the browser test needs: Debian's Chromium
+# and axe-core from npm. Without them
 # the browser test is skipped with a reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "note: chromium not found and not root: the browser test will be skipped"
   fi
 fi
-bash scripts/install_mathjax.sh
+
 # axe-core, which the browser test injects to audit every page's accessibility
 if [ ! -f .cache/axe/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
   npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14.1 >/dev/null \

@@ -26,6 +26,23 @@ def digits() -> data.Dataset:
     return data.digits()
 
 
+@pytest.fixture(scope="session")
+def trained_models(digits):
+    """Chapter 1's digits MLP and CNN, trained once for the whole suite."""
+    from cnn_tutorial import experiments
+
+    return experiments.train_digits_models(digits, seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(digits):
+    """Chapter 3's digits CNN (the one the draw-a-digit pad runs), trained
+    once for the whole suite."""
+    from cnn_tutorial import experiments
+
+    return experiments.train_digits_cnn(digits, seed=0)
+
+
 def write_fake_cifar(root: Path, per_batch: int = 20, n_test: int = 30,
                      seed: int = 0) -> Path:
     """A tiny dataset in CIFAR-10's real on-disk format (python pickles of
@@ -165,9 +182,6 @@ def has_browser() -> str | None:
     """Why the browser test cannot run here, or None if it can."""
     if browser_path() is None:
         return "chromium is not installed (apt-get install chromium)"
-    mathjax = ROOT / ".cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js"
-    if not mathjax.is_file():
-        return ("no local MathJax copy (run scripts/install_browser_deps.sh)")
     if not AXE.is_file():
         return ("no local axe-core copy (run scripts/install_browser_deps.sh)")
     return None

@@ -86,3 +86,17 @@ def test_top_patches_are_the_receptive_fields_of_the_strongest_units():
     assert torch.equal(patches[0], padded[:, r0:r0 + 8, c0:c0 + 8])
     with pytest.raises(ValueError, match="channels"):
         activations.top_patches(cnn, layer, x, [64])
+
+
+def test_a_filter_bank_spans_the_patch_space():
+    weights = torch.zeros(4, 1, 3, 3)
+    weights[0, 0, 0, 0] = 2.0
+    weights[1, 0, 1, 1] = 1.0
+    weights[2, 0, 2, 2] = 1.0
+    weights[3, 0, 2, 2] = 3.0                 # parallel to filter 2
+    bank = activations.filter_bank(weights)
+    assert (bank.rank, bank.dimension) == (3, 9)
+    # directions e0 (length 2), e4 (1) and e8 (filters 2 and 3: sqrt(10))
+    assert bank.condition == pytest.approx(10 ** 0.5 / 1.0)
+    random = activations.filter_bank(torch.randn(32, 1, 3, 3))
+    assert random.rank == 9

@@ -6,8 +6,6 @@ import sys
 import pytest
 from conftest import ROOT
 
-from cnn_tutorial import data, experiments
-
 spec = importlib.util.spec_from_file_location("bench",
                                               ROOT / "scripts/bench.py")
 bench = importlib.util.module_from_spec(spec)
@@ -59,14 +57,13 @@ def test_book_budgets_appear_when_the_book_was_measured():
                                           True]
 
 
-def test_widget_budgets_judge_the_measured_widgets():
+def test_widget_budgets_judge_the_measured_widgets(trained_cnn):
     results = {"training": {"CNN": {"test_acc": 0.99, "train_s": 3}},
                "conv": {"ratio": 2.0},
                "widgets": {"execution_s": 2.5, "javascript_kib": 27.0}}
     checks = {c.name: c.passed for c in bench.budgets(results)}
     assert checks["widgets: added execution"] is False
     assert checks["widgets: JavaScript (unminified)"] is True
-    trained = experiments.train_digits_cnn(data.digits(), seed=0).model
-    measured = bench.bench_widgets(trained)
+    measured = bench.bench_widgets(trained_cnn.model)
     assert measured["weights_kib"] > 100          # 35 914 float32 values
     assert measured["javascript_kib"] > 10        # the three scripts exist

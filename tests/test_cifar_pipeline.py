@@ -7,29 +7,35 @@ import sys
 import pytest
 import torch
 from conftest import write_fake_image_tree
+from torch.utils.flop_counter import FlopCounterMode
 
-from cnn_tutorial import artifacts, cifar, data, models, params
+from cnn_tutorial import data, models, params
+from cnn_tutorial.cifar import cache as cifar_cache
+from cnn_tutorial.cifar import pipeline, report
+from cnn_tutorial.cifar.runs import RUNS, TRANSFER, group, trainings
+from cnn_tutorial.train import evaluate
 
-ARGS = ["--epochs", "2", "--batch-size", "50", "--no-progress",
-        "--device", "cpu"]
+SEEDS = ["0", "1"]
+ARGS = ["--epochs", "3", "--seeds", *SEEDS, "--transfer-labels", "5", "20",
+        "--transfer-steps", "8", "--no-progress", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     return write_fake_image_tree(tmp_path_factory.mktemp("data"),
-                                 archive=True)
+                                 train_per_class=60, archive=True)
 
 
 @pytest.fixture(scope="module")
 def cache(archive, tmp_path_factory):
-    """The script's cache and its stdout, from one run (module-scoped)."""
+    """The script's cache folder, from one run (module-scoped)."""
     work = tmp_path_factory.mktemp("run")
     out = work / "cache"
     result = subprocess.run(
         [sys.executable, "-m", "cnn_tutorial.cifar", "--images",
          str(archive), "--out-dir", str(out), "--work-dir",
          str(work / "runs"), *ARGS],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -39,82 +45,128 @@ def metrics(cache):
     return json.loads((cache / "metrics.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def test_split(archive):
+    """The tiny archive's test images, standardised as the runs saw them."""
+    images, _ = data.cifar10_images(archive)
+    fit, _ = data.hold_out(images.train, 60, seed=0)
+    return data.Normalization.of(fit.x).apply(images.test)
+
+
 def test_script_writes_every_artefact_and_a_verifying_manifest(cache,
                                                                archive):
-    for name in [*artifacts.ARTEFACTS.values(), artifacts.MANIFEST]:
+    for name in [*cifar_cache.ARTEFACTS.values(), cifar_cache.MANIFEST]:
         assert (cache / name).is_file(), name
-    manifest = json.loads((cache / artifacts.MANIFEST).read_text())
+    manifest = json.loads((cache / cifar_cache.MANIFEST).read_text())
     assert manifest["command"] == (
         f"python -m cnn_tutorial.cifar --images {archive} --out-dir {cache} "
         f"--work-dir {cache.parent / 'runs'} " + " ".join(ARGS))
-    assert manifest["dataset"] == {archive.name: artifacts.sha256(archive)}
-    opened = artifacts.open_cache(cache)
+    assert manifest["dataset"] == {archive.name:
+                                   cifar_cache.sha256(archive)}
+    weights = {f"weights/{run.slug}.pt" for run in group("ladder")[1:-1]}
+    assert weights | {"weights/transfer.pt"} <= set(manifest["artefacts"])
+    opened = cifar_cache.open_cache(cache)
     assert opened.ok, opened.problems
 
 
-def test_metrics_record_every_run_and_the_protocol(metrics, archive):
-    assert list(metrics["runs"]) == list(cifar.RUNS)
-    for run in metrics["runs"].values():
-        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
-            assert len(run[key]) == 2
-        assert run["best_epoch"] == 1 + max(range(2),
-                                            key=run["val_acc"].__getitem__)
-        assert len(run["per_class_acc"]) == 10
-        assert sum(map(sum, run["confusion"])) == 30
-        correct = sum(run["confusion"][c][c] for c in range(10))
-        assert run["test_acc"] == pytest.approx(correct / 30)
-    # the runs train the tutorial's models, permuted pixels or not
-    for name, model in models.cifar_models().items():
-        size = params.count_params(model)
-        assert metrics["runs"][name]["params"] == size, name
-        assert metrics["runs"][f"{name}, permuted pixels"]["params"] == size
+def test_metrics_record_every_run_and_seed(metrics, archive):
+    assert list(metrics["runs"]) == list(RUNS)
+    for name, run in metrics["runs"].items():
+        assert [s["seed"] for s in run["seeds"]] == [0, 1]
+        for result in run["seeds"]:
+            for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+                assert len(result[key]) == 3
+            assert result["best_epoch"] == 1 + max(
+                range(3), key=result["val_acc"].__getitem__)
+            assert sum(map(sum, result["confusion"])) == 30
+            correct = sum(result["confusion"][c][c] for c in range(10))
+            assert result["test_acc"] == pytest.approx(correct / 30)
+        model = RUNS[name].training.build(0)
+        assert run["params"] == params.count_params(model), name
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model.eval()(torch.zeros(1, 3, 32, 32))
+        assert run["macs"] == counter.get_total_flops() // 2, name
     d = metrics["data"]
     assert (d["source"], d["fit_size"], d["val_size"], d["test_size"]) == (
-        "image-archive", 90, 10, 30)
-    assert d["sha256"] == {archive.name: artifacts.sha256(archive)}
+        "image-archive", 540, 60, 30)
+    assert d["sha256"] == {archive.name: cifar_cache.sha256(archive)}
     assert "JPEG copy" in d["note"] and "quality 75" in d["note"]
-    t = metrics["training"]
-    assert (t["epochs"], t["seed"], t["schedule"]) == (2, 0, "cosine")
-    for key in ("torch", "torchvision", "device", "wall_seconds",
-                "train_seconds"):
+    assert metrics["training"]["recipes"]["adam"]["epochs"] == 3
+    for key in ("torch", "torchvision", "device", "wall_seconds"):
         assert key in metrics
+
+
+def test_a_rung_that_only_changes_evaluation_shares_its_training(metrics):
+    tta = next(r for r in RUNS.values() if r.flip_tta)
+    plain = next(r for r in RUNS.values()
+                 if r.training == tta.training and not r.flip_tta)
+    runs = metrics["runs"]
+    assert [s["val_acc"] for s in runs[tta.name]["seeds"]] == [
+        s["val_acc"] for s in runs[plain.name]["seeds"]]
+
+
+def test_transfer_records_every_method_and_label_count(metrics):
+    t = metrics["transfer"]
+    assert t["labels_per_class"] == [5, 20]
+    assert t["methods"] == list(TRANSFER.methods)
+    assert [s["seed"] for s in t["seeds"]] == [0, 1]
+    for result in t["seeds"]:
+        assert set(result["test_acc"]) == {"5", "20"}
+        for accs in result["test_acc"].values():
+            assert set(accs) == set(TRANSFER.methods)
+            assert all(0 <= a <= 1 for a in accs.values())
+    assert t["recipe"]["5"]["epochs"] == 8        # 25 images: 1 step each
 
 
 def test_normalisation_comes_from_the_fitting_images(metrics, archive):
     images, _ = data.cifar10_images(archive)
-    fit, _ = data.hold_out(images.train, 10, seed=0)
+    fit, _ = data.hold_out(images.train, 60, seed=0)
     norm = data.Normalization.of(fit.x)
     recorded = metrics["data"]["normalization"]
     assert recorded["mean"] == pytest.approx(list(norm.mean))
     assert recorded["std"] == pytest.approx(list(norm.std))
 
 
-def test_the_cached_weights_are_the_cnn_that_was_judged(cache, metrics,
-                                                        archive):
-    cnn = artifacts.load_cnn(artifacts.open_cache(cache))
-    images, _ = data.cifar10_images(archive)
-    fit, _ = data.hold_out(images.train, 10, seed=0)
-    test = data.Normalization.of(fit.x).apply(images.test)
-    predicted = cnn(test.x).argmax(1)
-    accuracy = (predicted == test.y).float().mean().item()
-    assert accuracy == pytest.approx(metrics["runs"]["CNN"]["test_acc"])
+def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
+                                                        test_split):
+    """``load_model`` gives seed 0 of the CNN (float32, exactly) and of
+    every other ladder rung (stored as float16: within one of the 30 test
+    images here, within 0.1 point on the real test set)."""
+    opened = cifar_cache.open_cache(cache)
+    for run in group("ladder"):
+        model = cifar_cache.load_model(opened, run.name)
+        assert not model.training
+        _, acc = evaluate(model, test_split, flip=run.flip_tta)
+        recorded = report.seed0(opened, run.name)["test_acc"]
+        if run.name == "CNN":
+            assert acc == recorded
+        else:
+            assert acc == pytest.approx(recorded, abs=1 / 30 + 1e-6), run
+    backbone = cifar_cache.load_model(opened, "transfer")
+    assert backbone.head[-1].out_features == len(TRANSFER.source)
+    with pytest.raises(KeyError, match="no run 'ResNet'"):
+        cifar_cache.load_model(opened, "ResNet")
+    with pytest.raises(FileNotFoundError, match="seed 1"):
+        cifar_cache.load_model(opened, "CNN", seed=1)
+    with pytest.raises(FileNotFoundError, match="'MLP'"):
+        cifar_cache.load_model(opened, "MLP")
 
 
 def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
                                              capsys):
     out = cache.parent / "again"
-    code = cifar.main(["--images", str(archive), "--out-dir", str(out),
-                       "--work-dir", str(cache.parent / "runs"), *ARGS])
+    code = pipeline.main(["--images", str(archive), "--out-dir", str(out),
+                          "--work-dir", str(cache.parent / "runs"), *ARGS])
     assert code == 0
     printed = capsys.readouterr().out
-    assert printed.count("reusing") == len(cifar.RUNS)
+    transfer_runs = 1 + 2 * len(TRANSFER.methods)
+    assert printed.count("reusing") == len(SEEDS) * (
+        len(trainings()) + transfer_runs)
+    assert ": training " not in printed
     again = json.loads((out / "metrics.json").read_text())
-    for name, run in metrics["runs"].items():
-        assert again["runs"][name]["test_acc"] == run["test_acc"]
-        assert again["runs"][name]["seconds"] == run["seconds"]
-    # different settings train afresh instead of reusing
-    key = cifar.run_key("CNN", cifar.parse_args(["--epochs", "3"]), {})
-    assert key != cifar.run_key("CNN", cifar.parse_args([]), {})
+    assert again["runs"] == metrics["runs"]
+    assert again["transfer"] == metrics["transfer"]
 
 
 def test_altered_or_missing_artefacts_are_reported(cache, tmp_path):
@@ -124,26 +176,30 @@ def test_altered_or_missing_artefacts_are_reported(cache, tmp_path):
     shutil.copytree(cache, copy)
     (copy / "samples.png").write_bytes(b"tampered")
     (copy / "predictions.png").unlink()
-    problems = artifacts.open_cache(copy).problems
+    (copy / "weights/gap.pt").write_bytes(b"tampered")
+    problems = cifar_cache.open_cache(copy).problems
     assert any("samples.png was altered" in p for p in problems)
     assert any("predictions.png is missing" in p for p in problems)
+    assert any("weights/gap.pt was altered" in p for p in problems)
 
 
 def test_verdict_measured_vs_reported(cache, metrics, tmp_path):
-    measured = artifacts.verdict(artifacts.open_cache(cache))
+    measured = report.verdict(cifar_cache.open_cache(cache))
     assert [row.name for row in measured] == ["MLP", "CNN"]
     for row in measured:
-        run = metrics["runs"][row.name]
-        assert (row.params, row.test_acc) == (run["params"], run["test_acc"])
+        accs = [s["test_acc"] for s in metrics["runs"][row.name]["seeds"]]
+        assert row.params == metrics["runs"][row.name]["params"]
+        assert (row.test_acc.low, row.test_acc.high) == (min(accs),
+                                                         max(accs))
     # what the tutorial reports (the one place these figures are checked)
     assert [(r.reported_params, r.reported_acc) for r in measured] == [
         (1_700_000, 0.52), (300_000, 0.70)]
-    absent = artifacts.verdict(artifacts.open_cache(tmp_path / "none"))
+    absent = report.verdict(cifar_cache.open_cache(tmp_path / "none"))
     assert [(r.params, r.test_acc) for r in absent] == [(None, None)] * 2
 
 
 def test_missing_data_exits_with_both_ways_to_get_it(tmp_path, capsys):
-    code = cifar.main(["--images", str(tmp_path / "data"), "--out-dir",
+    code = pipeline.main(["--images", str(tmp_path / "data"), "--out-dir",
                        str(tmp_path / "out")])     # raising would fail here
     err = capsys.readouterr().err
     assert code == 2
@@ -161,9 +217,9 @@ def test_bad_data_stops_before_training(tmp_path, capsys, monkeypatch):
 
     skip_md5_check(monkeypatch)
     root = write_fake_cifar(tmp_path / "c", per_batch=8, n_test=5)
-    monkeypatch.setattr(cifar, "train_run", lambda *a: pytest.fail(
+    monkeypatch.setattr(pipeline.Trainer, "run", lambda *a: pytest.fail(
         "training started on unusable data"))
-    code = cifar.main(["--data-dir", str(root), "--out-dir",
+    code = pipeline.main(["--data-dir", str(root), "--out-dir",
                        str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     assert "no images of class" in capsys.readouterr().err
@@ -173,7 +229,7 @@ def test_bad_data_stops_before_training(tmp_path, capsys, monkeypatch):
 def test_too_few_images_for_a_validation_split(tmp_path, capsys):
     tree = write_fake_image_tree(tmp_path, train_per_class=1,
                                  test_per_class=1)
-    code = cifar.main(["--images", str(tree), "--out-dir",
+    code = pipeline.main(["--images", str(tree), "--out-dir",
                        str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     assert "too few to hold out" in capsys.readouterr().err
@@ -182,7 +238,7 @@ def test_too_few_images_for_a_validation_split(tmp_path, capsys):
 def test_corrupted_python_release_is_reported(tmp_path, capsys):
     from conftest import write_fake_cifar
     root = write_fake_cifar(tmp_path / "c")           # md5 check not bypassed
-    code = cifar.main(["--data-dir", str(root), "--out-dir",
+    code = pipeline.main(["--data-dir", str(root), "--out-dir",
                        str(tmp_path / "out")])
     assert code == 2
     assert "corrupted" in capsys.readouterr().err
@@ -199,7 +255,7 @@ def test_download_without_network_exits_with_instructions(tmp_path, capsys,
 
     monkeypatch.setattr(torchvision.datasets.cifar,
                         "download_and_extract_archive", offline)
-    code = cifar.main(["--data-dir", str(tmp_path / "d"), "--download",
+    code = pipeline.main(["--data-dir", str(tmp_path / "d"), "--download",
                        "--out-dir", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
@@ -208,7 +264,7 @@ def test_download_without_network_exits_with_instructions(tmp_path, capsys,
 
 def test_download_goes_with_data_dir_only(capsys):
     with pytest.raises(SystemExit):
-        cifar.parse_args(["--images", "x.tar.gz", "--download"])
+        pipeline.parse_args(["--images", "x.tar.gz", "--download"])
     assert "use it with --data-dir" in capsys.readouterr().err
 
 
@@ -218,3 +274,6 @@ def test_cifar_models_are_seeded():
                                                  b.parameters()))
     assert not torch.equal(models.cifar_cnn(seed=1).conv1.weight,
                            a.conv1.weight)
+    g, h = models.cifar_gap_cnn(seed=0), models.cifar_gap_cnn(seed=0)
+    assert all(torch.equal(p, q) for p, q in zip(g.parameters(),
+                                                 h.parameters()))

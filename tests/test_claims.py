@@ -1,26 +1,39 @@
-"""Every comparison chapter 1 makes between digits results, checked over
-random seeds 0-4 (the pages show seed 0). Slow: it trains 20 small models."""
+"""Every comparison the chapters make between digits results, checked over
+random seeds 0-9 (the pages show seed 0). Slow: it trains 60 small
+models."""
 import pytest
 
 from cnn_tutorial import experiments
 
 pytestmark = pytest.mark.slow
-SEEDS = range(5)
+SEEDS = range(10)
+TEST_DIGIT = 1 / 450                       # one test digit, as a fraction
 
 
 @pytest.fixture(scope="module")
 def claims(digits):
+    assert len(digits.test) == 450
     return {seed: experiments.digits_claims(digits, seed) for seed in SEEDS}
 
 
-def test_the_mlp_learns_permuted_pixels_exactly_as_the_originals(claims):
-    """'it ends with the same accuracy' (the permuted twin)."""
+def test_the_permuted_twin_makes_the_same_predictions(claims):
+    """Chapter 1: 'on the permuted test digits it makes exactly the
+    predictions the original makes on the real ones'."""
     for seed, c in claims.items():
-        assert c["MLP"]["permuted"] == c["MLP"]["original"], seed
+        assert c["MLP"]["twin_agreement"] == 1.0, seed
+
+
+def test_the_retrained_twin_ends_within_rounding(claims):
+    """Chapter 1: 'the two runs end at most two test digits apart' (and not
+    always at the same number: rounding does compound)."""
+    gaps = [abs(c["MLP"]["permuted"] - c["MLP"]["original"])
+            for c in claims.values()]
+    assert max(gaps) <= 2 * TEST_DIGIT + 1e-9, gaps
 
 
 def test_scrambling_costs_the_cnn_little_either_way(claims):
-    """'the difference stays within a few points and can go either way'."""
+    """Chapter 1: 'the difference stays within a few points and can go
+    either way'."""
     drops = [c["CNN"]["original"] - c["CNN"]["permuted"]
              for c in claims.values()]
     assert all(abs(d) < 0.03 for d in drops), drops
@@ -28,8 +41,8 @@ def test_scrambling_costs_the_cnn_little_either_way(claims):
 
 
 def test_mlp_and_cnn_are_as_good_on_digits(claims):
-    """'the two stay within three points of each other, and either can come
-    out ahead'."""
+    """Chapter 1: 'the two stay within three points of each other, and
+    either can come out ahead'."""
     gaps = [c["CNN"]["original"] - c["MLP"]["original"]
             for c in claims.values()]
     assert all(abs(g) < 0.03 for g in gaps), gaps
@@ -37,8 +50,8 @@ def test_mlp_and_cnn_are_as_good_on_digits(claims):
 
 
 def test_shifts_hurt_both_and_the_cnn_keeps_more(claims):
-    """'Both models collapse ... The CNN keeps more (with each of the random
-    seeds 0-4)'."""
+    """Chapter 1: 'Both models collapse ... The CNN keeps more (with each of
+    the random seeds 0-9)'."""
     for seed, c in claims.items():
         for name in ("MLP", "CNN"):
             accs = c[name]
@@ -48,16 +61,29 @@ def test_shifts_hurt_both_and_the_cnn_keeps_more(claims):
         assert c["CNN"]["shift2"] > c["MLP"]["shift2"], seed
 
 
-@pytest.fixture(scope="module")
-def augmented(digits):
-    return {seed: experiments.augmentation_claims(digits, seed)
-            for seed in SEEDS}
+def test_a_gap_head_keeps_more_under_shifts_but_far_from_invariance(claims):
+    """Chapter 3: the GAP CNN (fewer parameters: test_models) keeps more of
+    its accuracy than the dense-head CNN at 1 and 2 pixels with every seed;
+    on unshifted digits the two stay within about a point and either can
+    be ahead; it still loses far more than the augmented CNN."""
+    unshifted = []
+    for seed, c in claims.items():
+        gap, dense = c["CNN, GAP head"], c["CNN"]
+        aug = c["CNN + augmentation"]
+        assert gap["shift1"] > dense["shift1"], seed
+        assert gap["shift2"] > dense["shift2"], seed
+        assert gap["shift1"] < 0.8 < aug["shift1"], seed
+        assert aug["shift2"] > gap["shift2"] + 0.3, seed
+        unshifted.append(gap["original"] - dense["original"])
+    assert max(map(abs, unshifted)) < 0.015, unshifted
+    assert min(unshifted) < 0 < max(unshifted), unshifted
 
 
-def test_augmentation_buys_shift_robustness_at_a_price(augmented):
+def test_augmentation_buys_shift_robustness_at_a_price(claims):
     """Chapter 3: 'On digits shifted by two pixels the augmented CNN keeps
     ... against ... without augmentation. The price: on the unshifted test
     set it scores ...' (lower)."""
-    for seed, a in augmented.items():
-        assert a["augmented_shift2"] > a["plain_shift2"] + 0.3, seed
-        assert a["augmented"] < a["plain"], seed
+    for seed, c in claims.items():
+        plain, aug = c["CNN"], c["CNN + augmentation"]
+        assert aug["shift2"] > plain["shift2"] + 0.3, seed
+        assert aug["original"] < plain["original"], seed

@@ -38,7 +38,7 @@ def test_missing_cifar_raises_with_both_ways_to_get_it(tmp_path):
     message = str(err.value)
     assert str((tmp_path / "nowhere").resolve()) in message
     assert "cifar-10-batches-py" in message and "train/<class>" in message
-    assert "--images ../shared/data/cifar10-jpeg.tar.gz" in message
+    assert f"--images {data.SHARED_ARCHIVE}" in message
     assert "--download" in message
 
 

@@ -5,16 +5,11 @@ import torch
 from cnn_tutorial import experiments, transforms
 
 
-@pytest.fixture(scope="module")
-def trained(digits):
-    return experiments.train_digits_models(digits, seed=0)
-
-
-def test_the_digits_mlp_learns_and_the_cnn_is_smaller(trained):
+def test_the_digits_mlp_learns_and_the_cnn_is_smaller(trained_models):
     """(The CNN's accuracy is tested in test_train.py, the comparisons of
     the two and the permutation experiment over seeds 0-4 in
     test_claims.py.)"""
-    mlp, cnn = trained["MLP"], trained["CNN"]
+    mlp, cnn = trained_models["MLP"], trained_models["CNN"]
     assert cnn.params < mlp.params / 4
     assert mlp.test_acc >= 0.97
 
@@ -27,13 +22,13 @@ def test_permuted_dataset_is_a_pixel_permutation(digits):
     assert not torch.equal(scrambled.test.x, digits.test.x)
 
 
-def test_a_shift_of_zero_is_the_plain_test_accuracy(digits, trained):
+def test_a_shift_of_zero_is_the_plain_test_accuracy(digits, trained_models):
     """(How shifts hurt each model, over seeds 0-4: test_claims.py.)"""
     result = experiments.shift_experiment(
-        {k: v.model for k, v in trained.items()}, digits.test, (0, 1))
+        {k: v.model for k, v in trained_models.items()}, digits.test, (0, 1))
     for name, accs in result.items():
         assert len(accs) == 2
-        assert accs[0] == pytest.approx(trained[name].test_acc), name
+        assert accs[0] == pytest.approx(trained_models[name].test_acc), name
 
 
 def test_the_augmented_cnn_still_learns(digits):
@@ -71,12 +66,44 @@ def test_ink_lost_by_shifting():
     assert experiments.ink_lost(test, 2) == pytest.approx((0.5 + 0.5) / 2)
 
 
-def test_one_model_one_number(digits, trained):
+def test_one_model_one_number(trained_models, trained_cnn):
     """Chapter 1's CNN (train_digits_models) and chapter 3's
     (train_digits_cnn) are the same seeded model and give the same
     accuracy."""
-    again = experiments.train_digits_cnn(digits, seed=0)
-    assert again.test_acc == trained["CNN"].test_acc
-    for p, q in zip(again.model.parameters(),
-                    trained["CNN"].model.parameters()):
+    assert trained_cnn.test_acc == trained_models["CNN"].test_acc
+    for p, q in zip(trained_cnn.model.parameters(),
+                    trained_models["CNN"].model.parameters()):
         assert torch.equal(p, q)
+
+
+def test_gradient_descent_recovers_a_known_kernel(digits):
+    sobel = torch.tensor(
+        [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    fit = experiments.learn_kernel(digits.train.x[0, 0], sobel)
+    assert len(fit.losses) == len(fit.kernels) - 1 == 200
+    assert fit.losses[-1] < fit.losses[0] / 1000
+    assert torch.allclose(fit.learned, sobel, atol=0.05)
+    assert not torch.allclose(fit.kernels[0], sobel, atol=0.5)
+    with pytest.raises(ValueError, match="2-D"):
+        experiments.learn_kernel(digits.train.x[0], sobel)
+
+
+def test_batchnorm_by_hand_equals_pytorch():
+    demo = experiments.batchnorm_demo()
+    assert torch.allclose(demo.by_hand, demo.torch_train, atol=1e-5)
+    # statistics per channel over the batch and all positions
+    assert torch.allclose(demo.mean, demo.x.transpose(0, 1).flatten(1)
+                          .mean(1))
+    # one step of running statistics with momentum 0.1 from (0, 1), where
+    # the running variance is the unbiased one
+    n = demo.x.numel() // demo.x.shape[1]
+    assert torch.allclose(demo.running_mean, 0.1 * demo.mean)
+    assert torch.allclose(demo.running_var,
+                          0.9 + 0.1 * demo.var * n / (n - 1))
+    # eval mode normalises with the running statistics instead
+    assert not torch.allclose(demo.torch_eval, demo.torch_train, atol=0.1)
+
+
+def test_the_permuted_twin_of_a_trained_mlp_agrees(digits, trained_models):
+    mlp = trained_models["MLP"].model
+    assert experiments.twin_agreement(mlp, digits.test) == 1.0

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from cnn_tutorial import models, params
-from cnn_tutorial.artifacts import REPORTED
+from cnn_tutorial.cifar.cache import REPORTED
 from cnn_tutorial.transforms import permute_pixels, pixel_permutation
 
 
@@ -27,6 +27,31 @@ def test_digits_cnn_seed_is_reproducible():
     c = models.digits_cnn(seed=4)
     assert torch.equal(a.conv1.weight, b.conv1.weight)
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
+
+
+def test_a_gap_head_keeps_the_convolutions_and_drops_the_dense_layers():
+    dense, gap = models.digits_cnn(), models.digits_cnn(head="gap")
+    conv = params.count_params(dense.block1) + params.count_params(
+        dense.block2)
+    assert params.count_params(gap) == conv + 64 * 10 + 10
+    assert params.count_params(gap) < params.count_params(dense) / 1.5
+    assert gap(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    # global average pooling: the head sees only each channel's mean, so
+    # swapping positions within a final map changes nothing
+    x = torch.randn(1, 1, 8, 8)
+    maps = gap.block2(gap.block1(x))
+    assert torch.allclose(gap.classifier(maps),
+                          gap.classifier(maps.flip(-1).flip(-2)))
+    with pytest.raises(ValueError, match="head"):
+        models.digits_cnn(head="max")
+
+
+def test_the_ladders_gap_network_stays_within_300k_parameters():
+    model = models.cifar_gap_cnn()
+    assert params.count_params(model) <= 300_000
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert not any(isinstance(m, torch.nn.Linear) and m.in_features > 128
+                   for m in model.modules())
 
 
 def test_batch_norm_adds_two_parameters_per_channel():

@@ -1,7 +1,8 @@
 import pytest
+import torch
 from torch import nn
 
-from cnn_tutorial import params
+from cnn_tutorial import models, params
 from cnn_tutorial.models import digits_cnn
 
 
@@ -22,13 +23,37 @@ def test_conv1_has_896_parameters_whatever_the_image():
 def test_explosion_table_rows():
     rows = params.explosion_table()
     assert [r.n_inputs for r in rows] == [64, 3_072, 150_528]
-    assert [r.dense_params for r in rows] == [
-        params.dense_first_layer_params(r.n_inputs, 512) for r in rows]
-    assert [r.conv_params for r in rows] == [
-        params.conv_params(r.channels, 32, 3) for r in rows]
-    # the conv column depends on the channels, not on the image size
-    digits, cifar, imagenet = rows
-    assert cifar.conv_params == imagenet.conv_params != digits.conv_params
+    assert [r.dense_params for r in rows] == [33_280, 1_573_376, 77_070_848]
+    assert [r.conv_params for r in rows] == [320, 896, 896]
+    # compute grows with the image for both layers (issue #18's figures)
+    imagenet = rows[-1]
+    assert (imagenet.dense_macs, imagenet.conv_macs) == (77_070_336,
+                                                         43_352_064)
+
+
+def flop_counter_macs(model: nn.Module, shape: tuple[int, ...]) -> int:
+    """PyTorch's own count: FLOPs of one forward pass / 2."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model.eval()(torch.zeros(1, *shape))
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda: digits_cnn(seed=0), (1, 8, 8)),
+    (models.cifar_cnn, (3, 32, 32)),
+    (models.cifar_gap_cnn, (3, 32, 32)),
+    (models.cifar_mlp, (3, 32, 32)),
+    (lambda: nn.Conv2d(3, 32, 3, padding=1), (3, 224, 224)),
+    (lambda: nn.Conv2d(8, 16, 5, stride=2, groups=2), (8, 20, 20)),
+])
+def test_multiply_adds_agree_with_pytorchs_flop_counter(build, shape):
+    model = build()
+    assert params.count_macs(model, shape) == flop_counter_macs(model, shape)
+    rows = params.layer_table(model, (1, *shape))
+    assert sum(r.macs for r in rows) == params.count_macs(model, shape)
 
 
 def test_growth_curve_dense_grows_conv_constant():

@@ -326,8 +326,6 @@ def test_installed_packages_are_the_pinned_versions():
 
 
 def test_ruff_is_clean():
-    import shutil
-    import subprocess
 
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     result = subprocess.run(
@@ -346,26 +344,3 @@ def test_ci_runs_the_browser_test():
     if os.environ.get("CI") != "true":
         pytest.skip("only CI is required to have a browser")
     assert has_browser() is None, has_browser()
-
-
-def test_make_book_clears_the_execution_cache_when_src_changes(tmp_path):
-    """The execution cache does not see the library: `make book` empties it
-    when src/ differs from the last build's, and keeps it otherwise."""
-    shutil.copy(ROOT / "Makefile", tmp_path)
-    (tmp_path / "src").mkdir()
-    module = tmp_path / "src" / "lib.py"
-    module.write_text("def f():\n    return 1\n")
-    cache = tmp_path / "_build" / ".jupyter_cache"
-    cache.mkdir(parents=True)
-
-    def make(target: str) -> str:
-        return subprocess.run(["make", "-s", "-C", str(tmp_path), target],
-                              check=True, capture_output=True,
-                              text=True).stdout.strip()
-
-    (tmp_path / "_build" / ".src-hash").write_text(make("src-hash") + "\n")
-    make("execution-cache")
-    assert cache.is_dir()                          # same library: kept
-    module.write_text("def f():\n    return 2\n")
-    assert "clearing the execution cache" in make("execution-cache")
-    assert not cache.exists()                      # edited library: cleared

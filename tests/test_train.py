@@ -4,26 +4,22 @@ from cnn_tutorial import experiments, models, train
 from cnn_tutorial.data import Split
 
 
-@pytest.fixture(scope="module")
-def trained_cnn(digits):
-    return experiments.train_digits_cnn(digits, seed=0)
-
-
 def test_digits_cnn_learns(trained_cnn, digits):
     assert trained_cnn.test_acc >= 0.97            # the book reports >= 98 %
     h = trained_cnn.history
-    assert len(h.test_acc) == experiments.DIGITS_FIT["epochs"]
+    assert len(h.test_acc) == experiments.DIGITS_RECIPE.epochs
     assert h.train_loss[-1] < h.train_loss[0] / 5
     assert train.evaluate(trained_cnn.model, digits.test)[1] == h.test_acc[-1]
 
 
 def test_training_is_deterministic(digits):
     small = Split(digits.train.x[:300], digits.train.y[:300])
-    runs = [train.fit(models.digits_cnn(seed=1), small, digits.test,
-                      epochs=2, seed=1) for _ in range(2)]
+    two = train.Recipe(epochs=2)
+    runs = [train.fit(models.digits_cnn(seed=1), small, digits.test, two,
+                      seed=1) for _ in range(2)]
     assert runs[0].test_loss == runs[1].test_loss
-    other = train.fit(models.digits_cnn(seed=1), small, digits.test,
-                      epochs=2, seed=2)
+    other = train.fit(models.digits_cnn(seed=1), small, digits.test, two,
+                      seed=2)
     assert other.test_loss != runs[0].test_loss
 
 
@@ -33,10 +29,16 @@ def test_misclassified_matches_accuracy(trained_cnn, digits):
     assert (predicted != digits.test.y[wrong]).all()
 
 
-def test_fit_rejects_bad_arguments(digits):
-    model = models.digits_cnn()
+def test_bad_recipes_and_data_are_refused(digits):
     with pytest.raises(ValueError, match="epochs"):
-        train.fit(model, digits.train, digits.test, epochs=0)
+        train.Recipe(epochs=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        train.Recipe(optimizer="sgd")
+    with pytest.raises(ValueError, match="schedule"):
+        train.Recipe(schedule="step")
+    with pytest.raises(ValueError, match="at least 8 steps"):
+        train.Recipe(schedule="one-cycle").build(models.digits_cnn(), 4)
+    model = models.digits_cnn()
     empty = Split(digits.train.x[:0], digits.train.y[:0])
     with pytest.raises(ValueError, match="empty"):
         train.fit(model, empty, digits.test)
@@ -49,6 +51,6 @@ def test_augment_is_applied(digits):
         seen.append(x.shape[0])
         return x
     small = Split(digits.train.x[:100], digits.train.y[:100])
-    train.fit(models.digits_cnn(), small, digits.test, epochs=1,
-              batch_size=40, augment=augment)
+    train.fit(models.digits_cnn(), small, digits.test,
+              train.Recipe(epochs=1, batch_size=40), augment=augment)
     assert seen == [40, 40, 20]

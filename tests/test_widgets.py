@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_tutorial import conv, experiments, models, widgets
+from cnn_tutorial import conv, models, widgets
 
 
 def test_example_input_is_one_grid_cut_to_size():
@@ -100,8 +100,8 @@ def test_probabilities_are_the_models_softmax_on_the_16_scale(digits):
         widgets.probabilities(model, pixels + 1)
 
 
-def test_presets_are_correctly_classified_test_digits(digits):
-    trained = experiments.train_digits_cnn(digits, seed=0).model
+def test_presets_are_correctly_classified_test_digits(digits, trained_cnn):
+    trained = trained_cnn.model
     pixels, labels = widgets.preset_digits(trained, digits.test)
     assert labels == list(range(10))
     assert widgets.probabilities(trained, pixels).argmax(1).tolist() == labels

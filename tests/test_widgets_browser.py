@@ -2,6 +2,7 @@
 driven through their window.cnnTutorial hooks and with mouse and keyboard),
 checked against the library and PyTorch; and an axe-core accessibility
 audit of every page."""
+import itertools
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from conftest import AXE, SITE_PAGES, has_browser, offline_page
 
-from cnn_tutorial import activations, conv, data, experiments, models, widgets
+from cnn_tutorial import activations, conv, data, models, widgets
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
@@ -20,8 +21,9 @@ if reason:
 CONV_PAGE = "book/02_convolution.html"
 PAD_PAGE = "book/03_opened_up.html"
 PAGES = SITE_PAGES
-GRID = [(n, k, p, s) for n in range(3, 13) for k in range(1, 6)
-        for p in range(4) for s in range(1, 4)]
+# every setting the explorer's sliders offer
+GRID = list(itertools.product(*(range(lo, hi + 1) for lo, hi in (
+    widgets.CONV_RANGES[name] for name in "nkps"))))
 
 
 def open_page(page, server, path):
@@ -110,9 +112,10 @@ def _model_from(saved: dict) -> torch.nn.Module:
     return model.eval()
 
 
-def test_exported_weights_are_the_chapters_trained_cnn(built_book):
+def test_exported_weights_are_the_chapters_trained_cnn(built_book,
+                                                       trained_cnn):
     saved = _exported(built_book)
-    trained = experiments.train_digits_cnn(data.digits(), seed=0).model
+    trained = trained_cnn.model
     for name, tensor in trained.state_dict().items():
         assert saved[name]["shape"] == list(tensor.shape)
         np.testing.assert_array_equal(    # float32 exactly

@@ -1,42 +1,45 @@
-"""Serve MathJax from the built site itself, so locally built pages render
-maths without network.
+"""Serve MathJax from the built site itself, so every build renders maths
+without network, with nothing to install but the pinned requirements.
 
-``make book`` installs MathJax 3 from the npm registry into
-``.cache/mathjax`` (``scripts/install_mathjax.sh``). When that copy exists,
-the pages load ``_static/mathjax/tex-mml-chtml.js`` and the copy's ``es5/``
-folder (scripts and fonts) is copied there after the build; without it they
-fall back to MathJax's CDN, as Sphinx does by default.
+MathJax 3 comes from the PyPI package ``sphinx-mathjax-offline`` (pinned in
+requirements.txt): its ``static/mathjax`` folder (scripts and fonts) is
+copied to ``_static/mathjax`` after the build and the pages load
+``_static/mathjax/tex-chtml.js``. Without the package the build stops with
+an error instead of falling back to a CDN.
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
-from sphinx.util import logging
+from sphinx.errors import ExtensionError
 
-logger = logging.getLogger(__name__)
-ES5 = Path(".cache/mathjax/node_modules/mathjax/es5")
-ENTRY = "tex-mml-chtml.js"
+PACKAGE = "sphinx-mathjax-offline"   # its import name has hyphens
+ENTRY = "tex-chtml.js"
 
 
-def _local_copy(app) -> Path | None:
-    folder = Path(app.srcdir) / ES5
-    return folder if (folder / ENTRY).is_file() else None
+def mathjax_folder() -> Path:
+    """The installed package's MathJax folder."""
+    spec = importlib.util.find_spec(PACKAGE)
+    folder = (Path(spec.origin).parent / "static" / "mathjax"
+              if spec and spec.origin else None)
+    if folder is None or not (folder / ENTRY).is_file():
+        raise ExtensionError(
+            f"local_mathjax: MathJax not found; install the pinned "
+            f"'{PACKAGE}' package (pip install -r requirements.txt)")
+    return folder
 
 
 def _use_local(app, config) -> None:
-    if _local_copy(app) is not None:
-        config.mathjax_path = f"mathjax/{ENTRY}"
-    else:
-        logger.info("local_mathjax: no %s; pages load MathJax from its CDN "
-                    "(run scripts/install_mathjax.sh)", ES5 / ENTRY)
+    mathjax_folder()
+    config.mathjax_path = f"mathjax/{ENTRY}"
 
 
 def _copy(app, exception) -> None:
-    folder = _local_copy(app)
-    if exception is None and folder is not None and \
-            app.builder.format == "html":
-        shutil.copytree(folder, Path(app.outdir) / "_static" / "mathjax",
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(mathjax_folder(),
+                        Path(app.outdir) / "_static" / "mathjax",
                         dirs_exist_ok=True)
 
 

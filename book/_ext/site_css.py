@@ -43,6 +43,10 @@ THEME_FIXES = [
                 r'aria-label="Search"'), r"\1"),
     (re.compile(r'(<i class="theme-switch [^"]*"[^>]*?) title="[^"]*"'),
      r"\1"),
+    # myst-nb's folded cells: a <summary> named "Toggle hidden content"
+    # while it shows "Show code cell source"; its text names it.
+    (re.compile(r'(<summary[^>]*?) aria-label="Toggle hidden content"'),
+     r"\1"),
 ]
 
 

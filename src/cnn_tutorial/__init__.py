@@ -2,8 +2,8 @@
 
 One module per idea, in the order data flows: ``data`` -> ``models`` ->
 ``train`` -> ``activations`` -> ``figures`` -> the book's pages. ``conv`` is
-the from-scratch reference convolution of chapter 2; ``cifar`` and
-``artifacts`` produce and read the cached CIFAR-10 results; ``display`` is
-what pages use to show numbers, tables and cached results.
+the from-scratch reference convolution of chapter 2; the ``cifar``
+subpackage trains CIFAR-10 once (``python -m cnn_tutorial.cifar``) and reads
+the cached results back; ``display`` formats what the pages show.
 """
 __version__ = "0.1.0"

@@ -100,6 +100,12 @@ class ReceptiveField:
         first = self.start + i * self.jump
         return first, first + self.size
 
+    def inside(self, side: int, units: int) -> list[int]:
+        """For each of ``units`` output units along one axis, how many of
+        the ``side`` input pixels its window covers (the rest is padding)."""
+        return [min(self.window(i)[1], side) - max(self.window(i)[0], 0)
+                for i in range(units)]
+
 
 def _square(value, what: str, layer: nn.Module) -> int:
     if isinstance(value, tuple):
@@ -256,3 +262,27 @@ def receptive_field_table(
             raise ValueError(f"{name}: measured field is not square")
         rows.append(ReceptiveFieldRow(name, rf.size, rf.jump, r1 - r0))
     return rows
+
+
+@dataclass(frozen=True)
+class FilterBank:
+    """How a bank of filters covers the space of input patches: each filter
+    flattened to a row of a [filters, C_in * k * k] matrix."""
+
+    singular_values: torch.Tensor
+    rank: int                  # numerical rank
+    dimension: int             # C_in * k * k, the patch space
+
+    @property
+    def condition(self) -> float:
+        """Largest / smallest singular value of the spanned directions."""
+        return float(self.singular_values[0]
+                     / self.singular_values[self.rank - 1])
+
+
+def filter_bank(weights: torch.Tensor) -> FilterBank:
+    """Singular values and rank of filters [C_out, C_in, k, k]."""
+    matrix = weights.detach().flatten(1).double()
+    values = torch.linalg.svdvals(matrix)
+    rank = int(torch.linalg.matrix_rank(matrix))
+    return FilterBank(values.float(), rank, matrix.shape[1])

@@ -269,14 +269,18 @@ EXAMPLE_SIDE = 12   # the largest input the convolution explorer offers
 
 
 def example_input(n: int = 5) -> np.ndarray:
-    """The chapter's worked-example input: small integers 0-4, the top-left
-    n x n corner of one fixed 12 x 12 grid (so every size shows the same
-    numbers)."""
+    """The chapter's worked-example input: an L-shaped stroke of 4s with a
+    faint 1 at its sides on a background of 0s, the top-left n x n corner
+    of one fixed 12 x 12 grid (so every size shows the same numbers, and an
+    edge kernel has edges to find at every size)."""
     if not 1 <= n <= EXAMPLE_SIDE:
         raise ValueError(
             f"example_input: n must be 1..{EXAMPLE_SIDE}, got {n}")
-    grid = np.random.default_rng(4).integers(0, 5, (EXAMPLE_SIDE,) * 2)
-    return grid[:n, :n].astype(float)
+    grid = np.zeros((EXAMPLE_SIDE,) * 2)
+    grid[1:10, [1, 4]] = 1           # faint sides of the vertical stroke
+    grid[1:10, 2:4] = 4              # the vertical stroke
+    grid[8:10, 2:10] = 4             # the horizontal stroke
+    return grid[:n, :n]
 
 
 def example_kernel(k: int = 3) -> np.ndarray:

@@ -1,24 +1,19 @@
 """What the pages use to show things: numbers, Markdown tables, and the
-cached CIFAR-10 results. The only module that builds IPython output."""
+cached CIFAR-10 results, as IPython output (matplotlib figures render
+through the PNG formatter that ``figures.use_book_style`` registers)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import mean
 
 from IPython.display import Image, Markdown
 from matplotlib.figure import Figure
 
 from . import figures
 from .activations import filter_change, filters
-from .artifacts import (
-    ARTEFACTS,
-    PERMUTED_RUNS,
-    REAL_WORLD_RUNS,
-    RUN_SLUGS,
-    VERDICT_RUNS,
-    CifarCache,
-    load_cnn,
-    verdict,
-)
+from .cifar import report
+from .cifar.cache import ARTEFACTS, CifarCache, load_cnn
+from .cifar.runs import RUNS, group
 from .data import CIFAR10_CLASSES
 
 NOT_MEASURED = "\u2014"
@@ -27,6 +22,11 @@ NOT_MEASURED = "\u2014"
 def fmt_int(n: int | float) -> str:
     """33280 -> '33 280' (a thin no-break space groups the thousands)."""
     return f"{int(round(n)):,}".replace(",", "\u202f")
+
+
+def fmt_number(x: float) -> str:
+    """-8.0 -> '−8' (shortest form, a true minus sign)."""
+    return f"{x:g}".replace("-", "\u2212")
 
 
 def fmt_pct(fraction: float, digits: int = 1) -> str:
@@ -48,9 +48,18 @@ def markdown_table(
     return Markdown("\n".join(lines))
 
 
-def fmt_optional_pct(fraction: float | None, digits: int = 1) -> str:
-    """A percentage, or an em dash for a number that was not measured."""
-    return NOT_MEASURED if fraction is None else fmt_pct(fraction, digits)
+def layer_table(model, input_shape: tuple[int, ...]) -> Markdown:
+    """Every layer of ``model`` for one input of ``input_shape`` [C, H, W]:
+    type, output shape, parameters and multiply-adds, with the totals."""
+    from .params import layer_table as rows_of
+
+    rows = rows_of(model, (1, *input_shape))
+    return markdown_table(
+        ["layer", "type", "output shape", "parameters", "multiply-adds"],
+        [*([r.name, r.kind, "×".join(map(str, r.output_shape[1:])),
+            fmt_int(r.params), fmt_int(r.macs)] for r in rows),
+         ["**total**", "", "", f"**{fmt_int(sum(r.params for r in rows))}**",
+          f"**{fmt_int(sum(r.macs for r in rows))}**"]])
 
 
 def cache_report(cache: CifarCache) -> Markdown:
@@ -58,16 +67,13 @@ def cache_report(cache: CifarCache) -> Markdown:
     warning that they are absent (and why) and only the tutorial's
     reported figures are shown."""
     if cache.ok:
-        m = cache.metrics
-        d, t = m["data"], m["training"]
-        minutes = round(m["train_seconds"] / 60)
+        d = cache.metrics["data"]
         return Markdown(
-            f"*Measured here on {d['note']}, by `{cache.command}`: "
-            f"{t['epochs']} epochs per model, weights of the epoch with "
-            f"the best accuracy on {fmt_int(d['val_size'])} held-out "
-            f"training images; {minutes} min of training on {m['threads']} "
-            f"CPU threads with torch {m['torch']}. Read from "
-            "`book/_static/cifar/`, checked against its manifest.*")
+            f"*Measured on {d['note']}: {report.recipe(cache)['epochs']} "
+            "epochs per model, weights of the epoch with the best accuracy "
+            f"on {fmt_int(d['val_size'])} held-out training images. How "
+            "these numbers were made: see the note at the end of the "
+            "chapter.*")
     problems = "\n".join(f"- {p}" for p in cache.problems)
     return Markdown(
         ":::{warning}\nThe cached CIFAR-10 results are not available, so "
@@ -75,6 +81,30 @@ def cache_report(cache: CifarCache) -> Markdown:
         f"not numbers measured here**.\n\n{problems}\n\nTo produce them, run "
         "`make cifar` (see the README, \"Regenerating the CIFAR-10 "
         "results\") and rebuild the book.\n:::")
+
+
+def provenance(cache: CifarCache) -> Markdown:
+    """Where the CIFAR-10 numbers come from: the command, the data, the
+    seeds, the machine and the check against the manifest."""
+    if not cache.ok:
+        return Markdown("The CIFAR-10 cache is not available in this build "
+                        "(see the warning in the CIFAR-10 section).")
+    m = cache.metrics
+    d, seeds = m["data"], sorted({s["seed"] for r in m["runs"].values()
+                                  for s in report.seed_results_of(r)})
+    digest = ", ".join(f"`{name}` (sha256 `{value[:12]}…`)"
+                       for name, value in d["sha256"].items())
+    return Markdown(
+        f"The CIFAR-10 numbers and figures were produced by `{cache.command}`"
+        f" from {digest}, {d['note']}, with random seed"
+        f"{'s' if len(seeds) > 1 else ''} "
+        f"{', '.join(map(str, seeds))}, on {m['threads']} CPU threads "
+        f"({m['device']}) with torch {m['torch'].split('+')[0]} and Python "
+        f"{m['python']}. The cache (`book/_static/cifar/`) holds its "
+        "metrics, the weights of the models shown and a manifest with the "
+        "sha256 of every file; this page checked each file against it when "
+        "it was built. Numbers quoted as means are over the seeds, with "
+        "their range in brackets; figures and curves are seed 0's.")
 
 
 def show(cache: CifarCache, key: str) -> Image | Markdown:
@@ -95,7 +125,17 @@ def verdict_table(cache: CifarCache) -> Markdown:
         [[r.name, f"~{fmt_int(r.reported_params)}",
           f"~{fmt_pct(r.reported_acc, 0)}",
           NOT_MEASURED if r.params is None else fmt_int(r.params),
-          fmt_optional_pct(r.test_acc)] for r in verdict(cache)])
+          NOT_MEASURED if r.test_acc is None else fmt_spread(r.test_acc)]
+         for r in report.verdict(cache)])
+
+
+def fmt_spread(s: report.Spread) -> str:
+    """'71.3 %' for one seed, '71.3 % (70.9–71.6)' for several: the mean
+    over the seeds and their range."""
+    if s.n == 1:
+        return fmt_pct(s.mean)
+    return (f"{fmt_pct(s.mean)} ({100 * s.low:.1f}–"
+            f"{100 * s.high:.1f})")
 
 
 def _points(a: float, b: float) -> str:
@@ -106,62 +146,70 @@ def _points(a: float, b: float) -> str:
 def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     """Every measured CIFAR-10 number the pages print, formatted, by glue
     name; each is an em dash when the cache is absent, so the pages still
-    build (under the warning of :func:`cache_report`)."""
-    names = [f"cifar_{slug}_{key}" for slug in RUN_SLUGS.values()
+    build (under the warning of :func:`cache_report`). Accuracies are means
+    over the seeds; curves and confusions are seed 0's."""
+    names = [f"cifar_{run.slug}_{key}" for run in RUNS.values()
              for key in ("acc", "epoch", "params", "gap")]
     names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs",
               "cifar_lr", "cifar_batch",
               "cifar_fit_size", "cifar_val_size",
-              "cifar_test_size", "cifar_minutes", "cifar_cnn_last_train",
+              "cifar_test_size", "cifar_cnn_last_train",
               "cifar_cnn_last_val", "cifar_perm_mlp_change",
+              "cifar_mlp_loss_epoch",
               "cifar_top_confusion", "cifar_cnn_loss_epoch",
               "cifar_bn_vs_both",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
     reported = {f"reported_{r.name.lower()}_acc": fmt_pct(r.reported_acc, 0)
-                for r in verdict(cache)}
+                for r in report.verdict(cache)}
     if not cache.ok:
         return {**dict.fromkeys(names, NOT_MEASURED), **reported}
-    m = cache.metrics
-    runs, d = m["runs"], m["data"]
+    runs, d = cache.metrics["runs"], cache.metrics["data"]
     numbers = {}
-    for name, slug in RUN_SLUGS.items():
-        numbers[f"cifar_{slug}_acc"] = fmt_pct(runs[name]["test_acc"])
-        numbers[f"cifar_{slug}_epoch"] = str(runs[name]["best_epoch"])
+    for name in (n for n in RUNS if n in runs):
+        slug = RUNS[name].slug
+        numbers[f"cifar_{slug}_acc"] = fmt_pct(report.spread(cache,
+                                                             name).mean)
+        numbers[f"cifar_{slug}_epoch"] = str(report.seed0(cache, name)[
+            "best_epoch"])
         numbers[f"cifar_{slug}_params"] = fmt_int(runs[name]["params"])
-        numbers[f"cifar_{slug}_gap"] = _points(runs[name]["train_acc"][-1],
-                                               runs[name]["val_acc"][-1])
-    mlp, cnn = runs["MLP"], runs["CNN"]
-    perm = {k: runs[v] for k, v in PERMUTED_RUNS.items()}
+        numbers[f"cifar_{slug}_gap"] = _points(mean(
+            map(report.last_epoch_gap, report.seed_results(cache, name))), 0)
+    mlp, cnn = report.seed0(cache, "MLP"), report.seed0(cache, "CNN")
     change = filter_change(*_cifar_conv1(cache))
+    adam = report.recipe(cache, "adam")
+
+    def mean_difference(a: str, b: str) -> str:
+        return _points(mean(report.differences(cache, a, b)), 0)
+
     numbers.update({
         "cifar_conv1_cosine": f"{change.cosine.median():.2f}",
         "cifar_conv1_scale": f"{change.scale.median():.1f}",
-        "cifar_epochs": str(m["training"]["epochs"]),
-        "cifar_lr": f"{m['training']['lr']:g}",
-        "cifar_batch": str(m["training"]["batch_size"]),
+        "cifar_epochs": str(adam["epochs"]),
+        "cifar_lr": f"{adam['lr']:g}",
+        "cifar_batch": str(adam["batch_size"]),
         "cifar_fit_size": fmt_int(d["fit_size"]),
         "cifar_val_size": fmt_int(d["val_size"]),
         "cifar_test_size": fmt_int(d["test_size"]),
-        "cifar_minutes": str(round(m["train_seconds"] / 60)),
         "cifar_cnn_last_train": fmt_pct(cnn["train_acc"][-1]),
         "cifar_cnn_last_val": fmt_pct(cnn["val_acc"][-1]),
-        "cifar_perm_mlp_change": _points(perm["MLP"]["test_acc"],
-                                         mlp["test_acc"]),
-        "cifar_perm_cnn_drop": _points(cnn["test_acc"],
-                                       perm["CNN"]["test_acc"]),
+        "cifar_perm_mlp_change": mean_difference("MLP, permuted pixels",
+                                                 "MLP"),
+        "cifar_perm_cnn_drop": mean_difference("CNN",
+                                               "CNN, permuted pixels"),
         "cifar_cnn_wins_classes": _of_ten(sum(
             c > p for c, p in zip(cnn["per_class_acc"],
                                   mlp["per_class_acc"]))),
-        "cifar_bn_vs_both": _points(
-            runs["CNN + BatchNorm + augmentation"]["test_acc"],
-            runs["CNN + BatchNorm"]["test_acc"]),
-        "cifar_size_ratio": f"{mlp['params'] / cnn['params']:.0f}",
+        "cifar_bn_vs_both": mean_difference(
+            "CNN + BatchNorm + augmentation", "CNN + BatchNorm"),
+        "cifar_size_ratio":
+            f"{runs['MLP']['params'] / runs['CNN']['params']:.0f}",
         "cifar_top_confusion": _top_confusion(cnn["confusion"]),
-        "cifar_cnn_loss_epoch": str(
-            1 + cnn["val_loss"].index(min(cnn["val_loss"]))),
+        "cifar_cnn_loss_epoch": str(report.lowest_loss_epoch(cnn)),
+        "cifar_mlp_loss_epoch": str(report.lowest_loss_epoch(mlp)),
     })
-    assert set(numbers) == set(names)
+    missing = set(names) - set(numbers)
+    numbers.update(dict.fromkeys(missing, NOT_MEASURED))
     return {**numbers, **reported}
 
 
@@ -173,9 +221,7 @@ def _of_ten(n: int) -> str:
 def _top_confusion(confusion: list[list[int]]) -> str:
     """The largest off-diagonal cell, e.g. 'a cat taken for a dog (171 of
     the 1 000 cat test images)'."""
-    cells = [(n, t, p) for t, row in enumerate(confusion)
-             for p, n in enumerate(row) if t != p]
-    n, true, pred = max(cells)
+    n, true, pred = report.top_confusion(confusion)
 
     def a(name: str) -> str:
         return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
@@ -199,41 +245,48 @@ def cifar_chart(cache: CifarCache, kind: str) -> Figure | Markdown:
         return Markdown(f"*The {kind} chart is not available in this build: "
                         "the CIFAR-10 cache is absent (see the warning "
                         "above).*")
-    runs = cache.metrics["runs"]
+    verdict_runs = [r.name for r in group("verdict")]
     if kind == "curves":
         return figures.plot_learning_curves(
-            {name: runs[name] for name in VERDICT_RUNS}, held_out="val")
+            {name: report.seed0(cache, name) for name in verdict_runs},
+            held_out="val")
     if kind == "per_class":
         return figures.plot_per_class(
-            {name: runs[name]["per_class_acc"] for name in VERDICT_RUNS},
-            CIFAR10_CLASSES)
+            {name: report.seed0(cache, name)["per_class_acc"]
+             for name in verdict_runs}, CIFAR10_CLASSES)
     if kind == "permutation":
         return figures.plot_accuracy_bars(
-            {name: {"original pixels": runs[name]["test_acc"],
-                    "permuted pixels": runs[permuted]["test_acc"]}
-             for name, permuted in PERMUTED_RUNS.items()},
+            {name: {"original pixels": report.spread(cache, name).mean,
+                    "permuted pixels": report.spread(
+                        cache, f"{name}, permuted pixels").mean}
+             for name in verdict_runs},
             "CIFAR-10: original vs permuted pixels")
     if kind == "real_world":
         return figures.plot_learning_curves(
-            {name: runs[name] for name in REAL_WORLD_RUNS}, held_out="val")
-    return figures.plot_confusion_counts(runs["CNN"]["confusion"],
-                                         CIFAR10_CLASSES)
+            {name: report.seed0(cache, name) for name in REAL_WORLD_RUNS},
+            held_out="val")
+    return figures.plot_confusion_counts(
+        report.seed0(cache, "CNN")["confusion"], CIFAR10_CLASSES)
+
+
+REAL_WORLD_RUNS = ("CNN", "CNN + BatchNorm", "CNN + augmentation",
+                   "CNN + BatchNorm + augmentation")
 
 
 def real_world_table(cache: CifarCache) -> Markdown:
     """The CNN with and without BatchNorm and augmentation: parameters,
     kept epoch, validation and test accuracy."""
-    runs = cache.metrics.get("runs", {}) if cache.ok else {}
-
     def cell(name: str, key: str) -> str:
-        value = runs.get(name, {}).get(key)
-        if value is None:
+        if not cache.ok:
             return NOT_MEASURED
+        result = report.seed0(cache, name)
         if key == "params":
-            return fmt_int(value)
+            return fmt_int(cache.metrics["runs"][name]["params"])
         if key == "val_acc":
-            return fmt_pct(value[runs[name]["best_epoch"] - 1])
-        return fmt_pct(value) if key == "test_acc" else str(value)
+            return fmt_pct(result[key][result["best_epoch"] - 1])
+        if key == "test_acc":
+            return fmt_spread(report.spread(cache, name))
+        return str(result[key])
 
     return markdown_table(
         ["model", "parameters", "kept epoch", "validation accuracy",
@@ -248,8 +301,7 @@ def _cifar_conv1(cache: CifarCache):
     the run's seed) and after training (the cached weights)."""
     from .models import cifar_cnn
 
-    seed = cache.metrics["training"]["seed"]
-    return (filters(cifar_cnn(seed=seed).conv1),
+    return (filters(cifar_cnn(seed=0).conv1),
             filters(load_cnn(cache).conv1))
 
 
@@ -263,4 +315,4 @@ def cifar_filters(cache: CifarCache) -> Figure | Markdown:
     n = len(before)
     return figures.image_grid(
         [*before, *after], ncols=16, tile=0.43,
-        titles=["initial"] + [""] * (n - 1) + ["trained"] + [""] * (n - 1))
+        titles=figures.row_titles(["initial", "trained"], n))

@@ -34,6 +34,7 @@ WINDOW = dict(facecolor="black", alpha=0.3, edgecolor=WINDOW_EDGE, lw=3.5)
 MODEL_COLORS = {"MLP": "#d95f02", "CNN": "#1b9e77"}
 EXTRA_COLORS = ("#7570b3", "#e7298a", "#e6ab02", "#386cb0")
 GUIDE_COLOR = "gray"         # legend keys for line styles (train/test)
+FRAME_COLOR = "#b0b0b0"      # thin frame around each tile of a mosaic
 
 BOOK_STYLE = {
     "figure.dpi": 100,
@@ -117,6 +118,7 @@ def image_tiles(
     signed: bool | Sequence[bool] = False,
     cmap: str = DIGIT_CMAP,
     scale_rgb: bool = True,
+    gray_range: tuple[float, float] | None = None,
 ) -> list[np.ndarray]:
     """Each image ([H, W], [1, H, W] or [3, H, W]; a batch [N, C, H, W]
     works too) as an [H, W, 3] RGB tile in [0, 1].
@@ -124,7 +126,9 @@ def image_tiles(
     ``signed`` maps (one flag for all, or one per image) share one RdBu
     scale centred at zero (blue negative, red positive); other gray and RGB
     images are each scaled to their own range (RGB photos already in
-    [0, 1] keep their colours with ``scale_rgb=False``).
+    [0, 1] keep their colours with ``scale_rgb=False``), or, with
+    ``gray_range=(lo, hi)``, all gray images share that range (values
+    outside it are clipped).
     """
     images = [_tile(img) for img in images]
     if not images:
@@ -144,8 +148,8 @@ def image_tiles(
             return _to_rgb(im, scale_rgb)
         if flag:
             return signed_map((im / smax + 1) / 2)[..., :3]
-        lo, hi = im.min(), im.max()
-        return gray_map((im - lo) / (hi - lo or 1.0))[..., :3]
+        lo, hi = gray_range or (im.min(), im.max())
+        return gray_map(np.clip((im - lo) / (hi - lo or 1.0), 0, 1))[..., :3]
 
     return [rgb(im, flag) for im, flag in zip(images, flags)]
 
@@ -186,6 +190,11 @@ def tile_mosaic(
             ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
                     va="bottom", fontsize=9)
     ax.imshow(canvas, interpolation="nearest", aspect="auto")
+    for i in range(n):      # a thin frame: a shifted image shows its shift
+        r, c = divmod(i, ncols)
+        ax.add_patch(Rectangle((c * cell_w - 0.5, r * cell_h + title_px - 0.5),
+                               side, side, fill=False, lw=0.6,
+                               edgecolor=FRAME_COLOR))
     ax.set_axis_off()
     if suptitle:
         fig.suptitle(suptitle, y=1 - 0.05 / height)
@@ -201,11 +210,18 @@ def image_grid(
     suptitle: str | None = None,
     tile: float = 1.1,
     scale_rgb: bool = True,
+    gray_range: tuple[float, float] | None = None,
 ) -> Figure:
     """One tile per image (see :func:`image_tiles` for the colours), laid
     out by :func:`tile_mosaic`."""
-    return tile_mosaic(image_tiles(images, signed, cmap, scale_rgb),
-                       titles, ncols, suptitle, tile)
+    return tile_mosaic(image_tiles(images, signed, cmap, scale_rgb,
+                                   gray_range), titles, ncols, suptitle, tile)
+
+
+def row_titles(labels: Sequence[str], per_row: int) -> list[str]:
+    """Titles for rows of ``per_row`` tiles: each label over the first tile
+    of its row, nothing over the rest."""
+    return [t for label in labels for t in [label] + [""] * (per_row - 1)]
 
 
 def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
@@ -213,8 +229,12 @@ def _draw_grid(ax, values: np.ndarray, cmap: str, pad: int = 0,
     """A matrix as coloured cells with its numbers printed in them.
 
     ``pad`` zero cells around the border are drawn as a dashed ring;
-    ``signed`` centres the colour scale at zero.
+    ``signed`` centres the colour scale at zero. Values with a negative
+    entry are always drawn signed, on the diverging map: -5 must not look
+    like an empty cell.
     """
+    if values.min() < 0:
+        cmap, signed = SIGNED_CMAP, True
     h, w = values.shape
     vmax = np.abs(values).max() or 1.0
     vmin = -vmax if signed else min(0, values.min())
@@ -625,4 +645,27 @@ def plot_prediction(digit, probabilities: Sequence[float]) -> Figure:
     ax.set_ylim(0, 1)
     ax.set_xlabel("class")
     ax.set_ylabel("probability")
+    return fig
+
+
+def plot_kernel_fit(losses: Sequence[float], kernels: Sequence,
+                    target, steps: Sequence[int]) -> Figure:
+    """Gradient descent recovering a kernel: the loss per step (log scale)
+    and the kernel at a few ``steps`` beside the target, on one diverging
+    colour scale."""
+    shown = [_as_array(kernels[s]) for s in steps] + [_as_array(target)]
+    fig = Figure(figsize=(6.9, 2.6), layout="constrained")
+    grid = fig.add_gridspec(2, len(shown), height_ratios=[1, 1.1])
+    ax = fig.add_subplot(grid[0, :])
+    ax.semilogy(np.arange(1, len(losses) + 1), losses,
+                color=MODEL_COLORS["CNN"])
+    ax.set_xlabel("gradient step")
+    ax.set_ylabel("squared error")
+    vmax = max(np.abs(k).max() for k in shown)
+    for i, (k, title) in enumerate(zip(
+            shown, [f"step {s}" for s in steps] + ["target"])):
+        kax = fig.add_subplot(grid[1, i])
+        kax.imshow(k, cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax)
+        kax.set_title(title, fontsize=10)
+        kax.set_axis_off()
     return fig

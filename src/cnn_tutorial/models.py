@@ -1,4 +1,6 @@
-"""The two models the tutorial compares: an MLP and a 2-conv-block CNN."""
+"""The models the book trains: the tutorial's MLP and 2-conv-block CNN, and
+the conv-heavy network with a global-average-pooling head that tops the
+CIFAR-10 ladder."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -62,6 +64,8 @@ class TwoBlockCNN(nn.Module):
     Each block keeps the size through its padded 3x3 conv and halves it by
     pooling: 32x32 -> 16x16 -> 8x8 for CIFAR-10 (``TwoBlockCNN(3, 32)``),
     8x8 -> 4x4 -> 2x2 for the digits (``TwoBlockCNN(1, 8)``).
+    ``head="gap"`` replaces the dense head by global average pooling (each
+    channel's mean over all positions) and one linear layer.
     """
 
     def __init__(
@@ -72,8 +76,11 @@ class TwoBlockCNN(nn.Module):
         hidden: int = 64,
         n_classes: int = 10,
         batch_norm: bool = False,
+        head: str = "dense",
     ) -> None:
         super().__init__()
+        if head not in ("dense", "gap"):
+            raise ValueError(f"head must be 'dense' or 'gap', got {head!r}")
         if image_size < 4 or image_size % 4:
             raise ValueError(
                 "two 2x2 pooling stages need an image size divisible by 4, "
@@ -85,17 +92,27 @@ class TwoBlockCNN(nn.Module):
         self.block1 = conv_block(in_channels, c1, batch_norm)
         self.block2 = conv_block(c1, c2, batch_norm)
         side = image_size // 4
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(c2 * side * side, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, n_classes),
-        )
+        if head == "gap":
+            self.classifier = nn.Sequential(
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                nn.Linear(c2, n_classes))
+        else:
+            self.classifier = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(c2 * side * side, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, n_classes),
+            )
 
     @property
     def conv1(self) -> nn.Conv2d:
         """The first convolution, whose filters chapter 3 looks at."""
         return self.block1[0]
+
+    @property
+    def conv2(self) -> nn.Conv2d:
+        """The second convolution."""
+        return self.block2[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.in_channels, self.image_size, self.image_size)
@@ -114,13 +131,15 @@ def digits_mlp(seed: int = 0) -> MLP:
     return MLP(64, hidden=(512, 256))
 
 
-def digits_cnn(batch_norm: bool = False, seed: int = 0) -> TwoBlockCNN:
+def digits_cnn(batch_norm: bool = False, seed: int = 0,
+               head: str = "dense") -> TwoBlockCNN:
     """The 2-conv-block CNN for 8x8 digits (8x8 -> 4x4 -> 2x2 maps),
     initialised from ``seed``: the same call gives the same weights on
-    every page."""
+    every page. ``head="gap"``: global average pooling instead of the dense
+    head."""
     torch.manual_seed(seed)
     return TwoBlockCNN(1, 8, widths=(32, 64), hidden=64,
-                       batch_norm=batch_norm)
+                       batch_norm=batch_norm, head=head)
 
 
 def digits_models(seed: int = 0) -> dict[str, nn.Module]:
@@ -182,3 +201,55 @@ def cifar_cnn(batch_norm: bool = False, seed: int = 0) -> TwoBlockCNN:
 def cifar_models(seed: int = 0) -> dict[str, nn.Module]:
     """The tutorial's CIFAR-10 pair: 3-layer MLP and 2-conv-block CNN."""
     return {"MLP": cifar_mlp(seed), "CNN": cifar_cnn(seed=seed)}
+
+
+def conv_bn_relu(c_in: int, c_out: int, pool: bool = False) -> nn.Sequential:
+    """conv 3x3 (padding 1, no bias: BatchNorm adds its own shift) ->
+    [2x2 max pool] -> BatchNorm -> ReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1,
+                                         bias=False)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.BatchNorm2d(c_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class GapCNN(nn.Module):
+    """A conv-heavy network with a global-average-pooling head.
+
+    A stem convolution, then one block per width, each two 3x3 convolutions
+    with a 2x2 max pool after the first (32x32 -> 16x16 -> 8x8 -> 4x4 for
+    widths (32, 64, 128)); the head averages each channel over the whole map
+    and a single linear layer maps the channel means to class scores. Its
+    parameters sit in convolutions, not in a large dense layer.
+    """
+
+    def __init__(self, in_channels: int = 3, widths: Sequence[int] = (32, 64,
+                 128), n_classes: int = 10) -> None:
+        super().__init__()
+        if in_channels < 1 or n_classes < 1 or not widths or min(widths) < 1:
+            raise ValueError(
+                "in_channels, widths and n_classes must be >= 1, got "
+                f"{in_channels}, {tuple(widths)}, {n_classes}")
+        self.in_channels = in_channels
+        blocks = [conv_bn_relu(in_channels, widths[0])]
+        for c_in, c_out in zip([widths[0], *widths[:-1]], widths):
+            blocks.append(nn.Sequential(conv_bn_relu(c_in, c_out, pool=True),
+                                        conv_bn_relu(c_out, c_out)))
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(widths[-1], n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"GapCNN expects [N, {self.in_channels}, H, W] input, got "
+                f"{tuple(x.shape)}")
+        return self.head(self.features(x))
+
+
+def cifar_gap_cnn(seed: int = 0, n_classes: int = 10) -> GapCNN:
+    """The ladder's conv-heavy CIFAR-10 network (widths 32/64/128, about
+    298 k parameters), initialised from ``seed``."""
+    torch.manual_seed(seed)
+    return GapCNN(3, (32, 64, 128), n_classes)

@@ -45,7 +45,8 @@ def conv_params(
 
 @dataclass(frozen=True)
 class ExplosionRow:
-    """One image size: inputs of a flattened image and both layers' sizes."""
+    """One image size: inputs of a flattened image, and both first layers'
+    parameters and multiply-adds per image."""
 
     name: str
     channels: int
@@ -53,13 +54,15 @@ class ExplosionRow:
     n_inputs: int
     dense_params: int
     conv_params: int
+    dense_macs: int
+    conv_macs: int
 
 
 # The three image sizes chapter 1 compares.
 IMAGE_SIZES = (
-    ("8x8 digits", 1, 8),
-    ("32x32 RGB (CIFAR-10)", 3, 32),
-    ("224x224 RGB (ImageNet)", 3, 224),
+    ("8×8 digits", 1, 8),
+    ("32×32 RGB (CIFAR-10)", 3, 32),
+    ("224×224 RGB (ImageNet)", 3, 224),
 )
 
 
@@ -68,17 +71,24 @@ def explosion_table(
 ) -> list[ExplosionRow]:
     """First dense layer (``hidden`` units) vs first conv layer per size.
 
-    The conv column is ``nn.Conv2d(C, filters, kernel_size)`` with the
-    row's C input channels: its size depends on C, never on H and W.
+    The conv column is ``nn.Conv2d(C, filters, kernel_size, padding=k//2)``
+    with the row's C input channels: its parameters depend on C, never on H
+    and W; its multiply-adds grow with H and W (one k x k x C dot product
+    per output value), as the dense layer's do.
     """
-    return [
-        ExplosionRow(
+    rows = []
+    for name, c, side in IMAGE_SIZES:
+        with torch.device("meta"):     # shapes only: no 300 MB weights
+            dense = nn.Sequential(nn.Flatten(),
+                                  nn.Linear(c * side * side, hidden))
+            conv = nn.Conv2d(c, filters, kernel_size,
+                             padding=kernel_size // 2)
+            macs = [count_macs(m, (c, side, side)) for m in (dense, conv)]
+        rows.append(ExplosionRow(
             name, c, side, c * side * side,
             dense_first_layer_params(c * side * side, hidden),
-            conv_params(c, filters, kernel_size),
-        )
-        for name, c, side in IMAGE_SIZES
-    ]
+            conv_params(c, filters, kernel_size), *macs))
+    return rows
 
 
 def growth_curve(
@@ -92,23 +102,46 @@ def growth_curve(
 
 @dataclass(frozen=True)
 class LayerRow:
-    """A leaf layer: its name, type, output shape and parameter count."""
+    """A leaf layer: its name, type, output shape, parameter count and
+    multiply-adds per image."""
 
     name: str
     kind: str
     output_shape: tuple[int, ...]
     params: int
+    macs: int
+
+
+def layer_macs(layer: nn.Module, output: torch.Tensor) -> int:
+    """Multiply-adds per image of a conv or linear layer that produced
+    ``output`` (a batch): one per weight used, per output value. Pooling,
+    BatchNorm and ReLU do no multiply-adds (as ``FlopCounterMode`` counts)."""
+    per_image = output[0].numel()
+    if isinstance(layer, nn.Conv2d):
+        k_h, k_w = layer.kernel_size
+        return per_image * layer.in_channels // layer.groups * k_h * k_w
+    if isinstance(layer, nn.Linear):
+        return per_image * layer.in_features
+    return 0
 
 
 def layer_table(
     model: nn.Module, input_shape: tuple[int, ...]
 ) -> list[LayerRow]:
     """Run a dummy batch of ``input_shape`` through ``model`` and record
-    every leaf module's output shape and parameter count, in call order."""
+    every leaf module's output shape, parameter count and multiply-adds per
+    image, in call order."""
     leaves = {name: module for name, module in model.named_modules()
               if not list(module.children())}
     with torch.no_grad():
         outputs = capture_outputs(model, torch.zeros(input_shape), leaves)
     return [LayerRow(name, type(leaves[name]).__name__, tuple(out.shape),
-                     count_params(leaves[name]))
+                     count_params(leaves[name]), layer_macs(leaves[name], out))
             for name, out in outputs.items()]
+
+
+def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one forward pass of one image of ``input_shape``
+    ([C, H, W], or [1, C, H, W])."""
+    shape = input_shape if len(input_shape) == 4 else (1, *input_shape)
+    return sum(row.macs for row in layer_table(model, shape))

@@ -1,9 +1,15 @@
-"""A small, seeded training loop that returns its history."""
+"""A small, seeded training loop that returns its history.
+
+The loop a student reads is :func:`train_epoch` (forward, loss, backward,
+step) and :func:`evaluate`; :func:`fit` repeats them for a :class:`Recipe`
+and records what happened.
+"""
 from __future__ import annotations
 
 import copy
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +17,9 @@ import torch
 from torch import nn
 
 from .data import Split
+
+OPTIMIZERS = ("adam", "sgd-nesterov")
+SCHEDULES = ("constant", "cosine", "one-cycle")
 
 
 def set_seed(seed: int) -> None:
@@ -20,12 +29,64 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: epochs, batch size, optimiser, learning-rate schedule
+    and loss. ``Recipe()`` is Adam at a constant 1e-3 with plain
+    cross-entropy; ``schedule="cosine"`` decays the rate to 0 along a cosine,
+    ``"one-cycle"`` ramps it up for the first quarter of the steps and then
+    down to 0 in a straight line."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    momentum: float = 0.9            # sgd-nesterov only
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1, got "
+                             f"{self.epochs}, {self.batch_size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got "
+                             f"{self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got "
+                             f"{self.schedule!r}")
+
+    def build(self, model: nn.Module, steps: int):
+        """The optimiser and the per-step scheduler (or None) for
+        ``steps`` steps of training ``model``."""
+        params = model.parameters()
+        if self.optimizer == "adam":
+            optimizer = torch.optim.Adam(params, lr=self.lr,
+                                         weight_decay=self.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, nesterov=True,
+                weight_decay=self.weight_decay)
+        if self.schedule == "cosine":
+            return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, steps)
+        if self.schedule == "one-cycle":
+            if steps < 8:
+                raise ValueError("a one-cycle schedule needs at least 8 "
+                                 f"steps, got {steps}")
+            return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=self.lr, total_steps=steps, pct_start=0.25,
+                anneal_strategy="linear", cycle_momentum=False)
+        return optimizer, None
+
+
 @dataclass
 class History:
     """Per-epoch losses and accuracies, plus the wall time of training.
 
     ``test_*`` are measured on the split :func:`fit` evaluates every epoch
-    (the CIFAR-10 run passes its validation split there); ``best_epoch``
+    (the CIFAR-10 runs pass their validation split there); ``best_epoch``
     (1-based) is the epoch whose weights ``fit(keep_best=True)`` kept.
     """
 
@@ -45,21 +106,27 @@ class History:
 
 
 @torch.no_grad()
-def predict(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 1024
-) -> torch.Tensor:
-    """Logits for ``x``, computed in eval mode in batches."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
+            flip: bool = False) -> torch.Tensor:
+    """Logits for ``x``, computed in eval mode in batches. ``flip=True``
+    averages them with the logits of the left-right mirrored images
+    (test-time augmentation)."""
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([
-        model(x[i:i + batch_size].to(device)).cpu()
-        for i in range(0, len(x), batch_size)
-    ])
+    out = []
+    for i in range(0, len(x), batch_size):
+        batch = x[i:i + batch_size].to(device)
+        logits = model(batch)
+        if flip:
+            logits = (logits + model(batch.flip(-1))) / 2
+        out.append(logits.cpu())
+    return torch.cat(out)
 
 
-def evaluate(model: nn.Module, split: Split) -> tuple[float, float]:
+def evaluate(model: nn.Module, split: Split,
+             flip: bool = False) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy) of ``model`` on ``split``."""
-    logits = predict(model, split.x)
+    logits = predict(model, split.x, flip=flip)
     loss = nn.functional.cross_entropy(logits, split.y).item()
     acc = (logits.argmax(1) == split.y).float().mean().item()
     return loss, acc
@@ -74,78 +141,84 @@ def misclassified(
     return wrong, predicted[wrong]
 
 
+def shuffled_batches(
+    split: Split, batch_size: int, generator: torch.Generator,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    device: str | torch.device = "cpu",
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of (images, labels) batches in a fresh random order,
+    augmented if ``augment`` is given."""
+    order = torch.randperm(len(split), generator=generator)
+    for i in range(0, len(split), batch_size):
+        idx = order[i:i + batch_size]
+        x, y = split.x[idx], split.y[idx]
+        if augment is not None:
+            x = augment(x)
+        yield x.to(device), y.to(device)
+
+
+def train_epoch(model: nn.Module,
+                batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                optimizer: torch.optim.Optimizer,
+                scheduler=None, label_smoothing: float = 0.0) -> None:
+    """One pass over the training batches: forward, loss, backward, step."""
+    model.train()                      # BatchNorm uses batch statistics
+    for x, y in batches:
+        logits = model(x)              # forward
+        loss = nn.functional.cross_entropy(
+            logits, y, label_smoothing=label_smoothing)
+        optimizer.zero_grad()          # forget the last step's gradients
+        loss.backward()                # d loss / d every parameter
+        optimizer.step()               # move the parameters downhill
+        if scheduler is not None:
+            scheduler.step()           # next learning rate
+
+
 def fit(
     model: nn.Module,
     train: Split,
     test: Split,
-    epochs: int = 20,
-    lr: float = 1e-3,
-    batch_size: int = 64,
+    recipe: Recipe = Recipe(),
+    *,
     seed: int = 0,
-    augment=None,
-    progress: bool = False,
-    device: str | torch.device = "cpu",
-    schedule: str = "constant",
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     keep_best: bool = False,
     train_eval_size: int | None = None,
+    progress: bool = False,
+    device: str | torch.device = "cpu",
 ) -> History:
-    """Train ``model`` with Adam and cross-entropy; evaluate every epoch.
+    """Train ``model`` on ``train`` with ``recipe``; evaluate on ``test``
+    after every epoch.
 
-    ``augment``, if given, maps a batch of images to an augmented batch.
-    ``progress`` shows a tqdm bar (off by default: book cells stay clean).
-    ``schedule="cosine"`` decays the learning rate from ``lr`` to 0 along a
-    cosine over all steps. ``keep_best`` ends with the weights of the epoch
-    with the best accuracy on ``test`` (pass a validation split then).
-    ``train_eval_size`` measures the training metrics on that many fixed
-    training images instead of all of them.
+    ``augment`` maps a batch of images to an augmented batch.
+    ``keep_best`` ends with the weights of the epoch with the best accuracy
+    on ``test`` (pass a validation split then). ``train_eval_size`` measures
+    the training metrics on that many fixed training images instead of all
+    of them. ``progress`` shows a tqdm bar (off: book cells stay clean).
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(
-            f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}"
-        )
     if len(train) == 0:
         raise ValueError("the training split is empty")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(
-            f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     set_seed(seed)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * ((len(train) - 1) // batch_size + 1)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-                 if schedule == "cosine" else None)
+    steps_per_epoch = (len(train) - 1) // recipe.batch_size + 1
+    optimizer, scheduler = recipe.build(model, recipe.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
     train_eval = train
     if train_eval_size is not None and train_eval_size < len(train):
         sample = torch.randperm(len(train), generator=torch.Generator()
                                 .manual_seed(seed))[:train_eval_size]
         train_eval = Split(train.x[sample], train.y[sample])
-    history = History()
-    best_state = None
+    history, best_state = History(), None
     start = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs * ((len(train) - 1) // batch_size + 1))
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(train), generator=generator)
-        for i in range(0, len(train), batch_size):
-            idx = order[i:i + batch_size]
-            x, y = train.x[idx], train.y[idx]
-            if augment is not None:
-                x = augment(x)
-            x, y = x.to(device), y.to(device)
-            loss = nn.functional.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if bar is not None:
-                bar.update()
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+    for epoch in range(1, recipe.epochs + 1):
+        batches = shuffled_batches(train, recipe.batch_size, generator,
+                                   augment, device)
+        if progress:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, total=steps_per_epoch,
+                           desc=f"epoch {epoch}/{recipe.epochs}")
+        train_epoch(model, batches, optimizer, scheduler,
+                    recipe.label_smoothing)
         for split, losses, accs in (
             (train_eval, history.train_loss, history.train_acc),
             (test, history.test_loss, history.test_acc),
@@ -153,14 +226,9 @@ def fit(
             loss_value, acc = evaluate(model, split)
             losses.append(loss_value)
             accs.append(acc)
-        if keep_best and history.test_acc[-1] > max(history.test_acc[:-1],
-                                                    default=-1.0):
-            history.best_epoch = len(history.test_acc)
+        if keep_best and acc > max(history.test_acc[:-1], default=-1.0):
+            history.best_epoch = epoch
             best_state = copy.deepcopy(model.state_dict())
-        if bar is not None:
-            bar.set_postfix(test_acc=f"{history.test_acc[-1]:.3f}")
-    if bar is not None:
-        bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start

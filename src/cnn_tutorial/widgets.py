@@ -1,7 +1,8 @@
 """The book's two in-browser explorers: the data they run on and the HTML
 that places them on a page.
 
-The JavaScript that draws them is in ``book/_ext/static/`` (loaded by the
+The JavaScript that draws them is in ``book/_ext/static/widgets/`` (loaded by
+the
 ``widgets`` Sphinx extension); everything it needs comes from here, so the
 numbers, colours and weights are the library's own:
 

@@ -39,9 +39,11 @@
   // As cnn_tutorial.conv.worked_sum prints a factor: 3, or (−1).
   const factor = (v) => (v < 0 ? `(\u2212${-v})` : String(v));
 
-  // One grid as SVG: cells coloured along a ramp with their numbers.
-  function grid(values, { stops, signed = false, pad = 0, shown = Infinity, win, mark, unused = Infinity, label }) {
+  // One grid as SVG: cells coloured along a ramp with their numbers. Values
+  // with a negative entry use the diverging ramp centred on 0 (signedStops).
+  function grid(values, { stops, signed = false, signedStops, pad = 0, shown = Infinity, win, mark, unused = Infinity, label }) {
     const rows = values.length, cols = values[0].length, flat = values.flat();
+    if (signedStops && flat.some((v) => v < 0)) { signed = true; stops = signedStops; }
     const vmax = Math.max(...flat.map(Math.abs)) || 1;
     const vmin = signed ? -vmax : Math.min(0, ...flat);
     const w = cols * CELL + 8, h = rows * CELL + 8;
@@ -155,7 +157,7 @@
       });
       const out = Array.from({ length: o }, (_, i) => result.cells.slice(i * o, (i + 1) * o).map((c) => c.value));
       panels[2].innerHTML = grid(out, {
-        stops: cfg.colors.output, shown: state.t + 1, mark: { r: cell.i, c: cell.j, color },
+        stops: cfg.colors.output, signedStops: cfg.colors.kernel, shown: state.t + 1, mark: { r: cell.i, c: cell.j, color },
         label: `${o} by ${o} output, ${state.t + 1} of ${o * o} cells computed`,
       });
       sum.textContent = `output(${cell.i}, ${cell.j}) = ${cell.terms} = ${ns.fmt(cell.value)}`

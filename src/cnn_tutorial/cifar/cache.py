@@ -21,24 +21,31 @@ ARTEFACTS = {
     "cnn": "cnn_cifar10.pt",
     "metrics": "metrics.json",
 }
-MANIFEST = "manifest.json"
-# The runs of the cached CIFAR-10 experiment (``cifar.RUNS``), by the short
-# names the pages glue their numbers under, and the groups the pages show.
-RUN_SLUGS = {
-    "MLP": "mlp",
-    "CNN": "cnn",
-    "MLP, permuted pixels": "mlp_perm",
-    "CNN, permuted pixels": "cnn_perm",
-    "CNN + BatchNorm": "cnn_bn",
-    "CNN + augmentation": "cnn_aug",
-    "CNN + BatchNorm + augmentation": "cnn_bn_aug",
-}
-VERDICT_RUNS = ("MLP", "CNN")
-PERMUTED_RUNS = {"MLP": "MLP, permuted pixels",
-                 "CNN": "CNN, permuted pixels"}
-REAL_WORLD_RUNS = ("CNN", "CNN + BatchNorm", "CNN + augmentation",
-                   "CNN + BatchNorm + augmentation")
+# Weights of seed 0 of every other ladder rung and of the transfer backbone,
+# stored as float16 (half the size; accuracy checked by the tests).
+WEIGHTS_DIR = "weights"
 
+
+def weights_file(slug: str) -> str:
+    """Path, inside the cache, of the float16 weights of run ``slug``."""
+    return f"{WEIGHTS_DIR}/{slug}.pt"
+
+
+def save_weights(model, path: Path) -> None:
+    """Save ``model``'s state_dict with floating tensors as float16."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() if v.is_floating_point() else v
+                for k, v in model.state_dict().items()}, path)
+
+
+def artefact_files(folder: Path) -> list[str]:
+    """Every artefact the manifest lists: the fixed ones and the weights."""
+    weights = sorted(str(p.relative_to(folder))
+                     for p in (folder / WEIGHTS_DIR).glob("*.pt"))
+    return [*ARTEFACTS.values(), *weights]
+MANIFEST = "manifest.json"
 # What the tutorial reports for CIFAR-10, always shown labelled as
 # reported, beside the measured numbers.
 REPORTED = {
@@ -65,7 +72,7 @@ def write_manifest(out_dir: Path, command: str,
     manifest = {
         "command": command,
         "artefacts": {name: sha256(out_dir / name)
-                      for name in ARTEFACTS.values()},
+                      for name in artefact_files(out_dir)},
         "dataset": dataset,
     }
     path = out_dir / MANIFEST
@@ -106,8 +113,9 @@ def open_cache(folder: str | Path = PAGE_CACHE_DIR) -> CifarCache:
         return cache
     manifest = json.loads(manifest_path.read_text())
     cache.command = manifest.get("command", "")
-    for name in ARTEFACTS.values():
-        expected = manifest.get("artefacts", {}).get(name)
+    listed = manifest.get("artefacts", {})
+    for name in sorted({*ARTEFACTS.values(), *listed}):
+        expected = listed.get(name)
         path = cache.folder / name
         if not path.is_file():
             cache.problems.append(f"{name} is missing")
@@ -122,38 +130,40 @@ def open_cache(folder: str | Path = PAGE_CACHE_DIR) -> CifarCache:
     return cache
 
 
-@dataclass(frozen=True)
-class VerdictRow:
-    """One model of the CIFAR-10 verdict: what the tutorial reports beside
-    what the cached run measured (``None`` when there is no cache)."""
-
-    name: str
-    reported_params: int
-    reported_acc: float
-    params: int | None
-    test_acc: float | None
-
-
-def verdict(cache: CifarCache) -> list[VerdictRow]:
-    """The tutorial's reported MLP and CNN figures, each beside the
-    measured ones from a verified cache."""
-    runs = cache.metrics.get("runs", {}) if cache.ok else {}
-    return [VerdictRow(name, r["params"], r["test_acc"],
-                       runs.get(name, {}).get("params"),
-                       runs.get(name, {}).get("test_acc"))
-            for name, r in REPORTED.items()]
-
-
-def load_cnn(cache: CifarCache):
-    """The trained CIFAR-10 CNN exactly as the cached figures came from it
-    (``models.cifar_cnn`` with the cached ``state_dict``), in eval mode."""
+def load_model(cache: CifarCache, run: str, seed: int = 0):
+    """The trained model of ``run`` (a name of ``metrics.json``'s runs, or
+    ``"transfer"`` for the transfer backbone) from the cache, in eval mode.
+    "CNN" is the tutorial's 2-block CNN, the model chapter 3 opens up."""
     import torch
 
-    from .models import cifar_cnn
+    from .runs import RUNS, TRANSFER, weights_slug
 
     if not cache.ok:
         raise FileNotFoundError(
             "the CIFAR-10 cache is not usable: " + "; ".join(cache.problems))
-    model = cifar_cnn()
-    model.load_state_dict(torch.load(cache.path("cnn"), weights_only=True))
+    if run == "transfer":
+        model = TRANSFER.pretraining.build(0)
+        model.head[-1] = torch.nn.Linear(model.head[-1].in_features,
+                                         len(TRANSFER.source))
+        path = cache.folder / weights_file("transfer")
+    elif run not in RUNS:
+        raise KeyError(f"no run {run!r}; the runs are {list(RUNS)}")
+    else:
+        model = RUNS[run].training.build(0)
+        path = (cache.path("cnn") if run == "CNN"
+                else cache.folder / weights_file(weights_slug(RUNS[run])))
+    if seed != 0 or not path.is_file():
+        raise FileNotFoundError(
+            f"the cache holds no weights for {run!r}, seed {seed}: only "
+            "seed 0 of the CNN, the ladder rungs and the transfer backbone "
+            "are committed")
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in state.items()})
     return model.eval()
+
+
+def load_cnn(cache: CifarCache):
+    """The tutorial's trained CIFAR-10 CNN, exactly as the cached figures
+    came from it, in eval mode."""
+    return load_model(cache, "CNN")

@@ -1,0 +1,459 @@
+"""Train the book's CIFAR-10 runs once and write the cached results.
+
+    python -m cnn_tutorial.cifar --images ../shared/data/cifar10-jpeg.tar.gz
+
+Every run of :data:`runs.RUNS` is trained with each seed of
+:data:`runs.SEEDS` on the training images minus a stratified validation
+split; the epoch whose weights are kept is chosen on that validation split,
+and the test set is evaluated once, at the end. Then the transfer
+experiment (:data:`runs.TRANSFER`). Finished trainings are kept in
+``--work-dir`` and reused when the command is repeated with the same
+settings, so a stopped run resumes where it stopped.
+
+The book never runs this: it reads what this writes (``book/_static/cifar``
+by default) through :mod:`cnn_tutorial.cifar.cache`.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from .. import activations, figures
+from ..data import (
+    CIFAR10_FOLDER,
+    SHARED_ARCHIVE,
+    CIFARDataError,
+    CIFARDataMissing,
+    Split,
+    cifar10_images,
+    cifar10_missing_message,
+)
+from ..models import cifar_gap_cnn
+from ..params import count_macs, count_params
+from ..train import History, Recipe, evaluate, fit, predict
+from ..transforms import crop_flip
+from . import cache
+from .data import (
+    Prepared,
+    classes_subset,
+    dataset_digest,
+    per_class_sample,
+    permuted,
+    prepare,
+)
+from .runs import (
+    RECIPES,
+    RUNS,
+    SEEDS,
+    TRANSFER,
+    Run,
+    Training,
+    trainings,
+    weights_slug,
+)
+
+DEFAULT_WORK = Path("data/cifar-runs")
+JPEG_NOTE = ("the JPEG copy of CIFAR-10 (the original images re-encoded at "
+             "quality 75 with 4:2:0 chroma subsampling, so pixel values "
+             "differ slightly from the original release)")
+# Conv channels whose most-activating patches and feature maps are shown:
+# the first ones, no hand-picking.
+PATCH_CHANNELS = list(range(6))
+FEATURE_MAP_IMAGES = 3
+FEATURE_MAP_CHANNELS = 8
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnn_tutorial.cifar",
+        description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--images", type=Path,
+        help="an image-folder tree train/<class>/*, test/<class>/*, "
+             f"unpacked or as a .tar.gz (e.g. {SHARED_ARCHIVE})")
+    source.add_argument(
+        "--data-dir", type=Path,
+        help=f"a folder holding {CIFAR10_FOLDER}/ (the python release)")
+    parser.add_argument("--download", action="store_true",
+                        help="with --data-dir: download the python release "
+                             "(about 170 MB) if absent")
+    parser.add_argument("--out-dir", type=Path, default=cache.CACHE_DIR,
+                        help=f"where to write the cache (default: "
+                             f"{cache.CACHE_DIR})")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
+                        help="where finished trainings are kept for reuse "
+                             f"(default: {DEFAULT_WORK})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="training seeds (default: %(default)s)")
+    parser.add_argument("--epochs", type=int,
+                        help="override every recipe's epochs (quick checks "
+                             "only; the book's runs use the recipes')")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="share of the training images held out for "
+                             "validation (default: 0.1)")
+    parser.add_argument("--no-transfer", action="store_true",
+                        help="skip the transfer-learning experiment")
+    parser.add_argument("--transfer-labels", type=int, nargs="+",
+                        default=list(TRANSFER.labels_per_class),
+                        help="labels per target class in the transfer "
+                             "experiment (default: %(default)s)")
+    parser.add_argument("--transfer-steps", type=int,
+                        default=TRANSFER.steps,
+                        help="training steps of every transfer run "
+                             "(default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="cpu, cuda, or auto (cuda if available)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="hide the tqdm progress bars")
+    args = parser.parse_args(argv)
+    if args.download and args.images:
+        parser.error("--download fetches the python release: use it with "
+                     "--data-dir, not --images")
+    if args.images is None and args.data_dir is None:
+        args.data_dir = Path("data")
+    if not 0 < args.val_fraction < 1:
+        parser.error(f"--val-fraction must be in (0, 1), got "
+                     f"{args.val_fraction}")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    return args
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains (or reloads from ``--work-dir``) one model per training and
+    seed, on the prepared data."""
+
+    def __init__(self, data: Prepared, args: argparse.Namespace,
+                 digest: dict) -> None:
+        self.data, self.args, self.digest = data, args, digest
+        self.device = resolve_device(args.device)
+        self._permuted: Prepared | None = None
+
+    def recipe(self, recipe: Recipe) -> Recipe:
+        if self.args.epochs is None:
+            return recipe
+        return replace(recipe, epochs=self.args.epochs)
+
+    def data_for(self, training: Training) -> Prepared:
+        if not training.permuted:
+            return self.data
+        if self._permuted is None:
+            self._permuted = permuted(self.data)
+        return self._permuted
+
+    def train(self, name: str, slug: str, model: nn.Module, fit_: Split,
+              val: Split, recipe: Recipe, seed: int, augment: bool,
+              key: dict, channels_last: bool = False, keep_best: bool = True
+              ) -> tuple[nn.Module, History]:
+        """Train ``model``, or load it if ``slug`` was trained with the same
+        ``key`` (everything the result depends on) before. ``keep_best``:
+        keep the epoch with the best accuracy on ``val``, else the last."""
+        key = json.dumps({**key, "recipe": asdict(recipe), "seed": seed,
+                          "val_fraction": self.args.val_fraction,
+                          "data": self.digest}, sort_keys=True)
+        saved = self.args.work_dir / f"{slug}-seed{seed}.pt"
+        if saved.is_file():
+            state = torch.load(saved, weights_only=False)
+            if state["key"] == key:
+                model.load_state_dict(state["state_dict"])
+                print(f"{name}, seed {seed}: reusing {saved}", flush=True)
+                return model.eval(), History(**state["history"])
+        print(f"{name}, seed {seed}: training {count_params(model):,} "
+              "parameters", flush=True)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        history = fit(model, fit_, val, recipe, seed=seed,
+                      augment=crop_flip(seed=seed) if augment else None,
+                      keep_best=keep_best, train_eval_size=len(val),
+                      progress=not self.args.no_progress, device=self.device)
+        model = model.cpu().to(memory_format=torch.contiguous_format)
+        self.args.work_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"key": key, "state_dict": model.state_dict(),
+                    "history": history.as_dict()}, saved)
+        return model.eval(), history
+
+    def run(self, training: Training, seed: int
+            ) -> tuple[nn.Module, History]:
+        data = self.data_for(training)
+        return self.train(training.slug, training.slug, training.build(seed),
+                          data.fit, data.val,
+                          self.recipe(RECIPES[training.recipe]), seed,
+                          training.augment, training.as_key(),
+                          training.channels_last)
+
+
+def judge(model: nn.Module, test: Split, n_classes: int,
+          flip: bool = False) -> dict:
+    """Test loss and accuracy (the one look at the test set), per-class
+    accuracy and the confusion matrix."""
+    loss, acc = evaluate(model, test, flip=flip)
+    predicted = predict(model, test.x, flip=flip).argmax(1)
+    confusion = torch.zeros(n_classes, n_classes, dtype=torch.int64)
+    confusion.index_put_((test.y, predicted),
+                         torch.ones_like(test.y), accumulate=True)
+    per_class = confusion.diag() / confusion.sum(1)
+    return {"test_loss": loss, "test_acc": acc,
+            "per_class_acc": per_class.tolist(),
+            "confusion": confusion.tolist()}
+
+
+def seed_result(run: Run, seed: int, model: nn.Module, history: History,
+                test: Split, n_classes: int) -> dict:
+    return {"seed": seed,
+            "train_loss": history.train_loss, "train_acc": history.train_acc,
+            "val_loss": history.test_loss, "val_acc": history.test_acc,
+            "best_epoch": history.best_epoch,
+            "seconds": round(history.seconds, 1),
+            **judge(model, test, n_classes, flip=run.flip_tta)}
+
+
+def train_transfer(trainer: Trainer, seed: int) -> dict:
+    """Pretrain on the source classes, then learn the target classes from
+    few labels three ways; returns test accuracies by labels and method."""
+    t, data = TRANSFER, trainer.data
+    pre = t.pretraining
+    source = [classes_subset(s, list(t.source)) for s in (data.fit, data.val)]
+    backbone, _ = trainer.train(
+        "transfer backbone", f"transfer-{pre.slug}",
+        cifar_gap_cnn(seed, n_classes=len(t.source)),
+        *source, trainer.recipe(RECIPES[pre.recipe]), seed, pre.augment,
+        {**pre.as_key(), "classes": t.source}, pre.channels_last)
+    target_fit, target_val, target_test = (
+        classes_subset(s, list(t.target))
+        for s in (data.fit, data.val, data.test))
+    # with a few labels there is no validation split to choose an epoch on:
+    # every method trains its fixed schedule and keeps the last epoch; a
+    # small monitoring sample only draws the curves
+    monitor = per_class_sample(target_val, min(
+        t.monitor_per_class, int(target_val.y.bincount().min())), 0)
+    results: dict = {}
+    for n in trainer.args.transfer_labels:
+        labelled = per_class_sample(target_fit, n, seed)
+        recipe = t.recipe(len(labelled), trainer.args.transfer_steps)
+        key = {"pretraining": pre.as_key(), "source": t.source,
+               "target": t.target, "labels_per_class": n,
+               "monitor_per_class": t.monitor_per_class, "keep": "last"}
+        accs = {}
+        for method in t.methods:
+            if method == "from scratch":
+                model = cifar_gap_cnn(seed, n_classes=len(t.target))
+            else:
+                torch.manual_seed(seed)
+                model = copy.deepcopy(backbone)
+                model.head[-1] = nn.Linear(model.head[-1].in_features,
+                                           len(t.target))
+            if method == "frozen backbone, new head":
+                # the backbone is fixed: compute its features once and
+                # train only the new linear head on them
+                feats = [Split(predict(nn.Sequential(model.features,
+                                                     *model.head[:-1]), s.x),
+                               s.y) for s in (labelled, monitor)]
+                head, _ = trainer.train(
+                    f"{method}, {n} labels", f"transfer-frozen-{n}",
+                    model.head[-1], *feats, recipe, seed, False,
+                    {**key, "method": method}, keep_best=False)
+                model.head[-1] = head
+            else:
+                model, _ = trainer.train(
+                    f"{method}, {n} labels",
+                    f"transfer-{method.split()[0]}-{n}", model, labelled,
+                    monitor, recipe, seed, True, {**key, "method": method},
+                    channels_last=True, keep_best=False)
+            accs[method] = evaluate(model, target_test)[1]
+        results[str(n)] = accs
+    return {"backbone": backbone, "test_acc": results,
+            "source_test_acc": evaluate(backbone, classes_subset(
+                data.test, list(t.source)))[1]}
+
+
+def write_figures(cnn: nn.Module, data: Prepared, out_dir: Path) -> None:
+    """Render every cached picture of test images from the trained CNN."""
+    figures.use_book_style()
+    test, classes, undo = data.test, list(data.classes), data.norm.undo
+    first_of_class = [int((test.y == c).nonzero()[0])
+                      for c in range(len(classes))]
+    # two test images per class (the test set may be ordered by class)
+    two_per_class = [int(i) for c in range(len(classes))
+                     for i in (test.y == c).nonzero()[:2, 0]]
+    predicted = predict(cnn, test.x[two_per_class]).argmax(1)
+    conv1, conv2 = cnn.conv1, cnn.conv2
+    shown = test.x[first_of_class[:FEATURE_MAP_IMAGES]]
+    maps = activations.feature_maps(cnn, shown, {"conv1": conv1,
+                                                 "conv2": conv2})
+    channels = range(FEATURE_MAP_CHANNELS)
+    pictures = {
+        "samples": figures.image_grid(
+            undo(test.x[first_of_class]), classes, ncols=5, tile=1.38,
+            scale_rgb=False),
+        "predictions": figures.image_grid(
+            undo(test.x[two_per_class]),
+            [classes[int(p)] if p == t else
+             f"{classes[int(p)]}\n(true: {classes[int(t)]})"
+             for p, t in zip(predicted, test.y[two_per_class])],
+            ncols=5, tile=1.38, scale_rgb=False),
+    }
+    for layer in ("conv1", "conv2"):
+        tiles, titles, signed = [], [], []
+        for i in range(len(shown)):
+            tiles += [undo(shown[i]), *maps[layer][i, :len(channels)]]
+            titles += [classes[int(test.y[first_of_class[i]])],
+                       *(f"ch {c}" for c in channels)]
+            signed += [False] + [True] * len(channels)
+        pictures[f"maps_{layer}"] = figures.image_grid(
+            tiles, titles, ncols=len(channels) + 1, tile=0.76,
+            signed=signed, scale_rgb=False)
+    for layer_name, layer in (("conv1", conv1), ("conv2", conv2)):
+        top = activations.top_patches(cnn, layer, test.x, PATCH_CHANNELS)
+        tiles, titles = [], []
+        for channel, (patches, _) in top.items():
+            tiles += list(undo(patches))
+            titles += figures.row_titles([f"ch {channel}"], len(patches))
+        pictures[f"patches_{layer_name}"] = figures.image_grid(
+            tiles, titles, ncols=9, tile=0.76, scale_rgb=False)
+    for key, fig in pictures.items():
+        fig.savefig(out_dir / cache.ARTEFACTS[key])
+
+
+def training_order(seeds: list[int]) -> list[tuple[Training, int]]:
+    """Every (training, seed), seed by seed; within a seed the GAP network
+    first, whose results take longest to come by."""
+    return [(t, seed) for seed in seeds
+            for t in sorted(trainings(), key=lambda t: t.model != "GapCNN")]
+
+
+def run(args: argparse.Namespace, command: str) -> dict:
+    """Train every run and write the cache; returns the metrics.
+    ``command`` is recorded in the manifest as what produced the cache."""
+    start = time.perf_counter()
+    location = args.images or args.data_dir
+    images, source = cifar10_images(location, download=args.download,
+                                    progress=not args.no_progress)
+    digest = dataset_digest(source)
+    data = prepare(images, args.val_fraction)
+    decoded = time.perf_counter() - start
+    trainer = Trainer(data, args, digest)
+    trained = {(t, seed): trainer.run(t, seed)
+               for t, seed in training_order(args.seeds)}
+    transfer = ({} if args.no_transfer else
+                {seed: train_transfer(trainer, seed) for seed in args.seeds})
+    n_classes = len(data.classes)
+    results = {}
+    for name, spec in RUNS.items():
+        model = trained[spec.training, args.seeds[0]][0]
+        results[name] = {
+            "slug": spec.slug, "groups": list(spec.groups),
+            "params": count_params(model),
+            "macs": count_macs(model, tuple(data.test.x.shape[1:])),
+            "epochs": trainer.recipe(RECIPES[spec.training.recipe]).epochs,
+            "flip_tta": spec.flip_tta,
+            "seeds": [seed_result(spec, seed, *trained[spec.training, seed],
+                                  trainer.data_for(spec.training).test,
+                                  n_classes) for seed in args.seeds],
+        }
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    seed0 = {t: trained[t, args.seeds[0]][0] for t in trainings()}
+    cnn = seed0[RUNS["CNN"].training]
+    torch.save(cnn.state_dict(), args.out_dir / cache.ARTEFACTS["cnn"])
+    for spec in RUNS.values():
+        if ("ladder" in spec.groups and spec.name != "CNN"
+                and weights_slug(spec) == spec.slug):
+            cache.save_weights(seed0[spec.training],
+                               args.out_dir / cache.weights_file(spec.slug))
+    if transfer:
+        cache.save_weights(transfer[args.seeds[0]]["backbone"],
+                           args.out_dir / cache.weights_file("transfer"))
+    write_figures(cnn, data, args.out_dir)
+    metrics = {
+        "runs": results,
+        "transfer": {
+            "source_classes": [data.classes[c] for c in TRANSFER.source],
+            "target_classes": [data.classes[c] for c in TRANSFER.target],
+            "labels_per_class": list(args.transfer_labels),
+            "methods": list(TRANSFER.methods),
+            "recipe": {str(n): asdict(TRANSFER.recipe(
+                n * len(TRANSFER.target), args.transfer_steps))
+                for n in args.transfer_labels},
+            "seeds": [{"seed": seed, "source_test_acc": r["source_test_acc"],
+                       "test_acc": r["test_acc"]}
+                      for seed, r in transfer.items()],
+        } if transfer else None,
+        "classes": list(data.classes),
+        "data": {
+            "source": source.kind, "path": str(location),
+            "sha256": digest,
+            "note": JPEG_NOTE if source.kind != "python-release" else
+            "the original python release of CIFAR-10",
+            "fit_size": len(data.fit), "val_size": len(data.val),
+            "test_size": len(data.test),
+            "normalization": asdict(data.norm),
+            "normalization_from": "the images used for fitting",
+        },
+        "training": {
+            "recipes": {k: asdict(trainer.recipe(r))
+                        for k, r in RECIPES.items()},
+            "seeds": list(args.seeds), "permutation_seed": 0,
+            "selection": "weights of the epoch with the best validation "
+                         "accuracy",
+            "augmentation": "random crop with 4-pixel zero padding + "
+                            "horizontal flip, drawn per image",
+            "train_metrics_on": f"{len(data.val)} fixed training images",
+        },
+        "device": str(trainer.device), "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "decode_seconds": round(decoded, 1),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
+    (args.out_dir / cache.ARTEFACTS["metrics"]).write_text(
+        json.dumps(metrics, indent=1) + "\n")
+    cache.write_manifest(args.out_dir, command, digest)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    command = "python -m cnn_tutorial.cifar " + shlex.join(argv)
+    location = args.images or args.data_dir
+    try:
+        metrics = run(args, command)
+    except (CIFARDataMissing, CIFARDataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if not args.download:
+            raise
+        print(f"error: could not download CIFAR-10 ({err}).\n"
+              f"{cifar10_missing_message(location)}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # torchvision's md5 check failed
+        if "corrupted" not in str(err):
+            raise
+        print(f"error: {err}\nDelete {location / CIFAR10_FOLDER} and "
+              f"fetch it again.\n{cifar10_missing_message(location)}",
+              file=sys.stderr)
+        return 2
+    for name, m in metrics["runs"].items():
+        accs = ", ".join(f"{100 * s['test_acc']:.1f}" for s in m["seeds"])
+        print(f"{name}: {m['params']:,} parameters, test accuracy {accs} %")
+    print(f"wrote {args.out_dir}/ in {metrics['wall_seconds']} s")
+    return 0

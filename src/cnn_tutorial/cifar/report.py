@@ -1,0 +1,142 @@
+"""The numbers the pages print about CIFAR-10, computed from the cached
+``metrics.json`` (formatting is :mod:`cnn_tutorial.display`'s job).
+
+Every run was trained with several seeds; a number on a page is the mean
+over them, shown with its range, and a comparison the prose makes must hold
+for every seed (:func:`always`). Curves, confusion matrices and figures
+come from seed 0, the seed whose weights are cached.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import mean
+
+from .cache import REPORTED, CifarCache
+from .runs import RUNS, group
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, lowest and highest of one number over the seeds."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(mean(values), min(values), max(values), len(values))
+
+
+def seed_results(cache: CifarCache, name: str) -> list[dict]:
+    """Per-seed results of run ``name``, seed 0 first."""
+    return seed_results_of(cache.metrics["runs"][name])
+
+
+def seed_results_of(run: dict) -> list[dict]:
+    """Per-seed results of one run's metrics, seed 0 first."""
+    # a cache written before seeds were declared holds seed 0 only, flat
+    return sorted(run.get("seeds") or [{**run, "seed": 0}],
+                  key=lambda s: s["seed"])
+
+
+def seed0(cache: CifarCache, name: str) -> dict:
+    """Seed 0's results (curves, confusion) of run ``name``."""
+    return seed_results(cache, name)[0]
+
+
+def values(cache: CifarCache, name: str, key: str = "test_acc"
+           ) -> list[float]:
+    """``key`` of run ``name`` for every seed."""
+    return [s[key] for s in seed_results(cache, name)]
+
+
+def spread(cache: CifarCache, name: str, key: str = "test_acc") -> Spread:
+    return Spread.of(values(cache, name, key))
+
+
+def last_epoch_gap(result: dict) -> float:
+    """Training minus validation accuracy at the last epoch."""
+    return result["train_acc"][-1] - result["val_acc"][-1]
+
+
+def lowest_loss_epoch(result: dict) -> int:
+    """The (1-based) epoch with the lowest validation loss."""
+    return 1 + result["val_loss"].index(min(result["val_loss"]))
+
+
+def differences(cache: CifarCache, a: str, b: str,
+                key: str = "test_acc") -> list[float]:
+    """Run ``a`` minus run ``b``, seed by seed."""
+    return [x - y for x, y in zip(values(cache, a, key),
+                                  values(cache, b, key))]
+
+
+def always(cache: CifarCache, a: str, b: str, margin: float = 0.0) -> bool:
+    """Whether run ``a`` beats run ``b`` by more than ``margin`` with every
+    seed."""
+    return min(differences(cache, a, b)) > margin
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One model of the CIFAR-10 verdict: what the tutorial reports beside
+    what the cached runs measured (``None`` when there is no cache)."""
+
+    name: str
+    reported_params: int
+    reported_acc: float
+    params: int | None
+    test_acc: Spread | None
+
+
+def verdict(cache: CifarCache) -> list[VerdictRow]:
+    """The tutorial's reported MLP and CNN figures, each beside the
+    measured ones from a verified cache."""
+    return [VerdictRow(name, r["params"], r["test_acc"],
+                       cache.metrics["runs"][name]["params"]
+                       if cache.ok else None,
+                       spread(cache, name) if cache.ok else None)
+            for name, r in REPORTED.items()]
+
+
+@dataclass(frozen=True)
+class LadderRow:
+    """One rung of the CIFAR-10 ladder."""
+
+    rung: str
+    name: str
+    params: int
+    macs: int
+    epochs: int
+    test_acc: Spread
+    minutes: Spread
+
+
+def ladder(cache: CifarCache) -> list[LadderRow]:
+    """The ladder's rungs in order, each with its measured numbers."""
+    rows = []
+    for i, run in enumerate(group("ladder")):
+        m = cache.metrics["runs"][run.name]
+        rows.append(LadderRow(
+            "abcdefghij"[i], run.name, m["params"], m["macs"], m["epochs"],
+            spread(cache, run.name),
+            Spread.of([s / 60 for s in values(cache, run.name, "seconds")])))
+    return rows
+
+
+def recipe(cache: CifarCache, key: str = "adam") -> dict:
+    """The training recipe ``key`` as the runs used it."""
+    training = cache.metrics["training"]
+    return training["recipes"][key] if "recipes" in training else training
+
+
+def top_confusion(confusion: list[list[int]]) -> tuple[int, int, int]:
+    """(count, true class, predicted class) of the largest off-diagonal
+    cell."""
+    return max((n, t, p) for t, row in enumerate(confusion)
+               for p, n in enumerate(row) if t != p)
+
+
+assert all(name in RUNS for name in REPORTED)
