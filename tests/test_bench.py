@@ -17,15 +17,17 @@ def test_quick_run_writes_results_and_judges_budgets(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = bench.main(["--quick", "--json", str(out)])
     results = json.loads(out.read_text())
-    assert set(results) == {"machine", "training", "conv", "budgets"}
+    assert set(results) == {"machine", "training", "conv", "cifar_epoch_s",
+                            "budgets"}
     assert set(results["training"]) == {"MLP", "CNN"}
     conv = results["conv"]
-    # both times are rounded to the microsecond: compare relatively
-    assert conv["ratio"] == pytest.approx(conv["numpy_ms"] / conv["torch_ms"],
-                                          rel=0.05)
+    assert conv["ratio"] == pytest.approx(conv["numpy_ms"] / conv["torch_ms"])
+    assert set(results["cifar_epoch_s"]) == set(bench.CIFAR_SETUPS)
+    assert all(s > 0 for s in results["cifar_epoch_s"].values())
     names = [b["name"] for b in results["budgets"]]
     assert names == ["digits CNN test accuracy", "digits CNN training time",
-                     "numpy conv2d / torch conv2d"]
+                     "numpy conv2d / torch conv2d",
+                     "CIFAR-10 epoch, GAP CNN channels-last"]
     assert code == (0 if all(b["passed"] for b in results["budgets"]) else 1)
     printed = capsys.readouterr().out.splitlines()
     for b in results["budgets"]:
