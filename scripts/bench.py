@@ -175,20 +175,15 @@ def bench_cifar_epoch(steps: int = 20, batch: int = 128,
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-
-        def step():
+        for i in range(2 + steps):           # two warm-up steps, untimed
+            if i == 2:
+                start = time.perf_counter()
             with torch.autocast("cpu", dtype=dtype or torch.bfloat16,
                                 enabled=dtype is not None):
                 loss = torch.nn.functional.cross_entropy(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-
-        for _ in range(2):
-            step()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
         per_step = (time.perf_counter() - start) / steps
         out[name] = per_step * -(-fit_images // batch)
     return out
