@@ -74,8 +74,15 @@ def test_phone_width_tables_scroll_instead_of_clipping(browser, server):
     page.goto(f"{server}/book/01_why_cnns.html", wait_until="networkidle")
     tables = page.locator(".bd-article table").all()
     assert tables, "chapter 1 has no table to check"
+    wide = 0
     for table in tables:
         overflow = table.evaluate("t => getComputedStyle(t).overflowX")
         fits = table.evaluate("t => t.scrollWidth <= t.clientWidth + 1")
         assert fits or overflow == "auto"
+        hint = table.evaluate(
+            "t => { const h = t.previousElementSibling; return !!(h && "
+            "h.classList.contains('cnn-scroll-hint') && !h.hidden); }")
+        assert hint == (not fits)        # a cue exactly where it scrolls
+        wide += not fits
+    assert wide, "no table is wider than a phone: the cue went untested"
     context.close()

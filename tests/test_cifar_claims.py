@@ -73,10 +73,9 @@ def test_the_scrambled_cnn_falls_below_the_mlp(cache):
 
 
 def test_real_world_tools_on_cifar(cache):
-    """Chapter 3, 'Measured on CIFAR-10': 'BatchNorm alone and BatchNorm
-    with augmentation are practically tied'; 'Augmentation alone hardly
-    moves the test accuracy'; the train-validation gap shrinks; 'the gain
-    here came from BatchNorm'."""
+    """Chapter 3, the ladder: 'BatchNorm alone and BatchNorm with
+    augmentation differ by ... points'; 'Augmentation alone hardly moves the
+    test accuracy'; the train-validation gap shrinks; BatchNorm helps."""
     tie = differences(cache, "CNN + BatchNorm + augmentation",
                       "CNN + BatchNorm")
     assert max(map(abs, tie)) < 0.01
@@ -87,3 +86,65 @@ def test_real_world_tools_on_cifar(cache):
                           seed_results(cache, "CNN + augmentation")):
         assert report.last_epoch_gap(plain) > 0.10
         assert report.last_epoch_gap(aug) < 0.05
+
+
+def test_the_ladder_climbs_where_the_prose_says(cache):
+    """Chapter 3: 'The largest step is the architecture' (e over d, larger
+    than any other step); rung f above e; flip test-time augmentation
+    (g) above f; e's parameters are 'about as many as the tutorial's CNN'
+    and sit in convolutions; every rung within 300 000 parameters."""
+    steps = {
+        "architecture": differences(cache, "GAP CNN (conv-heavy)",
+                                    "CNN + BatchNorm + augmentation"),
+        "optimiser": differences(cache, "GAP CNN + SGD one-cycle",
+                                 "GAP CNN (conv-heavy)"),
+        "flip": differences(cache, "GAP CNN + SGD one-cycle + flip TTA",
+                            "GAP CNN + SGD one-cycle"),
+    }
+    assert all(min(v) > 0 for v in steps.values()), steps
+    for seed_steps in zip(*steps.values()):
+        assert seed_steps[0] == max(seed_steps)
+    runs = cache.metrics["runs"]
+    assert abs(runs["GAP CNN (conv-heavy)"]["params"]
+               / runs["CNN"]["params"] - 1) < 0.1
+    assert all(r["params"] <= 300_000 for name, r in runs.items()
+               if "ladder" in r["groups"])
+
+
+def test_forgetting_eval_costs_most_with_class_ordered_batches(cache):
+    """Chapter 3: in training mode the BatchNorm CNN scores about the same
+    on shuffled batches of 128, less on batches of 8, and far less on
+    batches in the stored (class-by-class) order."""
+    for bn in seed_results(cache, "CNN + BatchNorm"):
+        forgot, acc = bn["train_mode_acc"], bn["test_acc"]
+        assert abs(forgot["128 shuffled"] - acc) < 0.01
+        assert forgot["8 shuffled"] < forgot["128 shuffled"] - 0.01
+        assert forgot["128 in order"] < acc - 0.10
+
+
+def test_attribution_checks_as_the_prose_reads_them(cache):
+    """Chapter 3b: after randomising every layer, the gradient, occlusion
+    and Grad-CAM maps keep less resemblance than SmoothGrad's, and
+    integrated gradients' the most; Grad-CAM already loses it when only
+    the output layer is randomised; deleting the pixels integrated
+    gradients or occlusion rank highest costs at least three times as much
+    as random pixels, the gradient's and SmoothGrad's only a little more,
+    Grad-CAM's less; integrated gradients are complete to well under 1 %
+    in the median."""
+    from cnn_tutorial.display import ROBUST
+
+    for seed in cache.metrics["attribution"]["seeds"]:
+        m = seed["methods"]
+        robust = max(abs(m[k]["randomisation"][-1]) for k in ROBUST)
+        assert robust < m["SmoothGrad"]["randomisation"][-1]
+        assert m["SmoothGrad"]["randomisation"][-1] < \
+            m["integrated gradients"]["randomisation"][-1]
+        assert abs(m["Grad-CAM"]["randomisation"][0]) < 0.1
+        d = {k: v["deletion"] for k, v in m.items()}
+        for k in ("integrated gradients", "occlusion"):
+            assert d[k]["top"] > 3 * d[k]["random"], k
+        for k in ("gradient", "SmoothGrad"):
+            assert 0 < d[k]["top"] - d[k]["random"] < 0.1, k
+        assert d["Grad-CAM"]["top"] < d["Grad-CAM"]["random"]
+    median, within = report.completeness(cache)
+    assert median < 0.005 and within > 0.9

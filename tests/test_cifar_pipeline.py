@@ -1,5 +1,7 @@
 """`python -m cnn_tutorial.cifar` end to end on a tiny CIFAR-10 image
-archive, and the book's reading of what it writes."""
+archive, and the book's reading of what it writes. The end-to-end run
+(every training, seed, check and figure) is in the slow tier; its error
+paths are fast."""
 import json
 import subprocess
 import sys
@@ -53,6 +55,7 @@ def test_split(archive):
     return data.Normalization.of(fit.x).apply(images.test)
 
 
+@pytest.mark.slow
 def test_script_writes_every_artefact_and_a_verifying_manifest(cache,
                                                                archive):
     for name in [*cifar_cache.ARTEFACTS.values(), cifar_cache.MANIFEST]:
@@ -69,6 +72,7 @@ def test_script_writes_every_artefact_and_a_verifying_manifest(cache,
     assert opened.ok, opened.problems
 
 
+@pytest.mark.slow
 def test_metrics_record_every_run_and_seed(metrics, archive):
     assert list(metrics["runs"]) == list(RUNS)
     for name, run in metrics["runs"].items():
@@ -97,6 +101,7 @@ def test_metrics_record_every_run_and_seed(metrics, archive):
         assert key in metrics
 
 
+@pytest.mark.slow
 def test_a_rung_that_only_changes_evaluation_shares_its_training(metrics):
     tta = next(r for r in RUNS.values() if r.flip_tta)
     plain = next(r for r in RUNS.values()
@@ -106,6 +111,7 @@ def test_a_rung_that_only_changes_evaluation_shares_its_training(metrics):
         s["val_acc"] for s in runs[plain.name]["seeds"]]
 
 
+@pytest.mark.slow
 def test_transfer_records_every_method_and_label_count(metrics):
     t = metrics["transfer"]
     assert t["labels_per_class"] == [5, 20]
@@ -119,6 +125,7 @@ def test_transfer_records_every_method_and_label_count(metrics):
     assert t["recipe"]["5"]["epochs"] == 8        # 25 images: 1 step each
 
 
+@pytest.mark.slow
 def test_normalisation_comes_from_the_fitting_images(metrics, archive):
     images, _ = data.cifar10_images(archive)
     fit, _ = data.hold_out(images.train, 60, seed=0)
@@ -128,6 +135,7 @@ def test_normalisation_comes_from_the_fitting_images(metrics, archive):
     assert recorded["std"] == pytest.approx(list(norm.std))
 
 
+@pytest.mark.slow
 def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
                                                         test_split):
     """``load_model`` gives seed 0 of the CNN (float32, exactly) and of
@@ -153,6 +161,7 @@ def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
         cifar_cache.load_model(opened, "MLP")
 
 
+@pytest.mark.slow
 def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
                                              capsys):
     out = cache.parent / "again"
@@ -169,6 +178,7 @@ def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
     assert again["transfer"] == metrics["transfer"]
 
 
+@pytest.mark.slow
 def test_altered_or_missing_artefacts_are_reported(cache, tmp_path):
     import shutil
 
@@ -183,6 +193,7 @@ def test_altered_or_missing_artefacts_are_reported(cache, tmp_path):
     assert any("weights/gap.pt was altered" in p for p in problems)
 
 
+@pytest.mark.slow
 def test_verdict_measured_vs_reported(cache, metrics, tmp_path):
     measured = report.verdict(cifar_cache.open_cache(cache))
     assert [row.name for row in measured] == ["MLP", "CNN"]

@@ -24,29 +24,31 @@ def test_the_permuted_twin_makes_the_same_predictions(claims):
 
 
 def test_the_retrained_twin_ends_within_rounding(claims):
-    """Chapter 1: 'the two runs end at most two test digits apart' (and not
-    always at the same number: rounding does compound)."""
+    """Chapter 1: 'they ended with the same test accuracy or one test digit
+    apart'."""
     gaps = [abs(c["MLP"]["permuted"] - c["MLP"]["original"])
             for c in claims.values()]
-    assert max(gaps) <= 2 * TEST_DIGIT + 1e-9, gaps
+    assert max(gaps) <= TEST_DIGIT + 1e-9, gaps
 
 
-def test_scrambling_costs_the_cnn_little_either_way(claims):
-    """Chapter 1: 'the difference stays within a few points and can go
-    either way'."""
+def test_scrambling_costs_the_cnn_little(claims):
+    """Chapter 1: 'the CNN lost up to about two points on permuted digits,
+    and with one seed it gained a little'."""
     drops = [c["CNN"]["original"] - c["CNN"]["permuted"]
              for c in claims.values()]
-    assert all(abs(d) < 0.03 for d in drops), drops
-    assert min(drops) < 0 < max(drops), drops
+    assert max(drops) < 0.025, drops
+    gains = [-d for d in drops if d < 0]
+    assert len(gains) == 1 and gains[0] < 0.01, drops
 
 
-def test_mlp_and_cnn_are_as_good_on_digits(claims):
-    """Chapter 1: 'the two stay within three points of each other, and
-    either can come out ahead'."""
+def test_mlp_and_cnn_are_nearly_as_good_on_digits(claims):
+    """Chapter 1: 'the two stayed within two points of each other, the CNN
+    ahead with most seeds and the MLP with some'."""
     gaps = [c["CNN"]["original"] - c["MLP"]["original"]
             for c in claims.values()]
-    assert all(abs(g) < 0.03 for g in gaps), gaps
-    assert min(gaps) < 0 < max(gaps), gaps
+    assert all(abs(g) < 0.02 for g in gaps), gaps
+    assert sum(g > 0 for g in gaps) > len(gaps) / 2, gaps
+    assert sum(g < 0 for g in gaps) >= 2, gaps
 
 
 def test_shifts_hurt_both_and_the_cnn_keeps_more(claims):
@@ -64,8 +66,9 @@ def test_shifts_hurt_both_and_the_cnn_keeps_more(claims):
 def test_a_gap_head_keeps_more_under_shifts_but_far_from_invariance(claims):
     """Chapter 3: the GAP CNN (fewer parameters: test_models) keeps more of
     its accuracy than the dense-head CNN at 1 and 2 pixels with every seed;
-    on unshifted digits the two stay within about a point and either can
-    be ahead; it still loses far more than the augmented CNN."""
+    on unshifted digits 'the dense head was ahead with most seeds, never by
+    much more than a point'; it still loses far more than the augmented
+    CNN."""
     unshifted = []
     for seed, c in claims.items():
         gap, dense = c["CNN, GAP head"], c["CNN"]
@@ -76,7 +79,7 @@ def test_a_gap_head_keeps_more_under_shifts_but_far_from_invariance(claims):
         assert aug["shift2"] > gap["shift2"] + 0.3, seed
         unshifted.append(gap["original"] - dense["original"])
     assert max(map(abs, unshifted)) < 0.015, unshifted
-    assert min(unshifted) < 0 < max(unshifted), unshifted
+    assert sum(u < 0 for u in unshifted) > len(unshifted) / 2, unshifted
 
 
 def test_augmentation_buys_shift_robustness_at_a_price(claims):

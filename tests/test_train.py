@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from cnn_tutorial import experiments, models, train
 from cnn_tutorial.data import Split
@@ -54,3 +55,19 @@ def test_augment_is_applied(digits):
     train.fit(models.digits_cnn(), small, digits.test,
               train.Recipe(epochs=1, batch_size=40), augment=augment)
     assert seen == [40, 40, 20]
+
+
+def test_forgetting_eval_uses_batch_statistics(digits):
+    model = models.digits_cnn(batch_norm=True, seed=0)
+    train.fit(model, digits.train, digits.test, train.Recipe(epochs=2,
+                                                             batch_size=128))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    in_eval = train.evaluate(model, digits.test)[1]
+    whole = train.accuracy_in_train_mode(model, digits.test, len(digits.test))
+    tiny = train.accuracy_in_train_mode(model, digits.test, 2)
+    assert whole != in_eval or tiny != in_eval
+    assert 0 <= tiny <= 1
+    # the model itself is untouched: still in eval mode, same statistics
+    assert not model.training
+    assert all(torch.equal(v, model.state_dict()[k])
+               for k, v in before.items())

@@ -47,6 +47,9 @@ THEME_FIXES = [
     # while it shows "Show code cell source"; its text names it.
     (re.compile(r'(<summary[^>]*?) aria-label="Toggle hidden content"'),
      r"\1"),
+    # the sidebar's toggle of a chapter's sections shows only an icon
+    (re.compile(r'<summary>(<span class="toctree-toggle")'),
+     r'<summary aria-label="Show or hide the sections of this chapter">\1'),
 ]
 
 

@@ -83,6 +83,74 @@ def cache_report(cache: CifarCache) -> Markdown:
         "results\") and rebuild the book.\n:::")
 
 
+def attribution_table(cache: CifarCache) -> Markdown:
+    """The sanity checks of every attribution method on the cached CNN:
+    rank correlation with the maps of the model randomised from the top
+    (after the first layer, after all of them) and the deletion check,
+    means over the seeds."""
+    if not cache.ok:
+        return Markdown(NOT_MEASURED)
+    checks = report.attribution_checks(cache)
+    return markdown_table(
+        ["method", "ρ, top layer randomised", "ρ, all layers randomised",
+         "probability lost: top 10 % of pixels", "random 10 %"],
+        [[name, f"{c.rho_first:.2f}", f"{c.rho_all:.2f}",
+          fmt_number(round(c.deletion_top, 2)),
+          fmt_number(round(c.deletion_random, 2))]
+         for name, c in checks.items()])
+
+
+def normalization(cache: CifarCache):
+    """The standardisation the cached models were trained with."""
+    from .data import Normalization
+
+    return Normalization(**{k: tuple(v) for k, v in
+                            cache.metrics["data"]["normalization"].items()})
+
+
+# The methods whose maps the prose says lose their resemblance to the
+# trained model's when the model is randomised (tests check every seed).
+ROBUST = ("gradient", "occlusion", "Grad-CAM")
+
+
+def attribution_numbers(cache: CifarCache) -> dict[str, str]:
+    """The attribution page's glued numbers, from the cached checks."""
+    from . import attribution
+    from .activations import layers_until, receptive_field
+    from .models import cifar_cnn
+
+    cnn = cifar_cnn()
+    field = receptive_field(layers_until(cnn, cnn.conv2))
+    numbers = {"attr_rf": f"{field.size} × {field.size}",
+               "attr_ig_steps": str(attribution.COMPLETENESS_STEPS)}
+    names = ["attr_images", "attr_seeds", "attr_rho_small",
+             "attr_rho_gradient", "attr_rho_smoothgrad", "attr_rho_ig",
+             "attr_del_ig", "attr_del_occlusion", "attr_del_random",
+             "attr_ig_median", "attr_ig_within"]
+    if not cache.ok:
+        return {**numbers, **dict.fromkeys(names, NOT_MEASURED)}
+    a = cache.metrics["attribution"]
+    checks = report.attribution_checks(cache)
+    seeds = [str(s["seed"]) for s in a["seeds"]]
+    median, within = report.completeness(cache)
+    numbers.update({
+        "attr_images": fmt_int(a["images"]),
+        "attr_seeds": "seed " + seeds[0] if len(seeds) == 1 else
+        "seeds " + ", ".join(seeds[:-1]) + " and " + seeds[-1],
+        "attr_rho_small": f"{max(abs(checks[m].rho_all) for m in ROBUST):.2f}",
+        "attr_rho_gradient": f"{checks['gradient'].rho_all:.2f}",
+        "attr_rho_smoothgrad": f"{checks['SmoothGrad'].rho_all:.2f}",
+        "attr_rho_ig": f"{checks['integrated gradients'].rho_all:.2f}",
+        "attr_del_ig": fmt_pct(checks["integrated gradients"].deletion_top,
+                               0),
+        "attr_del_occlusion": fmt_pct(checks["occlusion"].deletion_top, 0),
+        "attr_del_random": fmt_pct(checks["occlusion"].deletion_random, 0),
+        "attr_ig_median": fmt_pct(median, 2),
+        "attr_ig_within": fmt_pct(within, 0),
+    })
+    return numbers
+
+
 def provenance(cache: CifarCache) -> Markdown:
     """Where the CIFAR-10 numbers come from: the command, the data, the
     seeds, the machine and the check against the manifest."""
@@ -103,8 +171,10 @@ def provenance(cache: CifarCache) -> Markdown:
         f"{m['python']}. The cache (`book/_static/cifar/`) holds its "
         "metrics, the weights of the models shown and a manifest with the "
         "sha256 of every file; this page checked each file against it when "
-        "it was built. Numbers quoted as means are over the seeds, with "
-        "their range in brackets; figures and curves are seed 0's.")
+        "it was built." + (
+            " Numbers quoted as means are over the seeds, with their range "
+            "in brackets; figures and curves are seed 0's."
+            if len(seeds) > 1 else ""))
 
 
 def show(cache: CifarCache, key: str) -> Image | Markdown:
@@ -139,8 +209,11 @@ def fmt_spread(s: report.Spread) -> str:
 
 
 def _points(a: float, b: float) -> str:
-    """The difference a - b of two accuracies, in percentage points."""
-    return f"{100 * (a - b):.1f}".replace("-", "\u2212")
+    """The difference a - b of two accuracies, in percentage points, of
+    the values as printed (rounded to 0.1 %), so the text's arithmetic
+    checks out."""
+    return f"{round(100 * a, 1) - round(100 * b, 1):.1f}".replace(
+        "-", "\u2212")
 
 
 def cifar_numbers(cache: CifarCache) -> dict[str, str]:
@@ -150,20 +223,30 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     over the seeds; curves and confusions are seed 0's."""
     names = [f"cifar_{run.slug}_{key}" for run in RUNS.values()
              for key in ("acc", "epoch", "params", "gap")]
+    names += ["cifar_bn_eval_acc", "cifar_bn_forgot_ordered",
+              "cifar_bn_forgot_shuffled", "cifar_bn_forgot_small",
+              "cifar_gap_macs_ratio"]
     names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs",
               "cifar_lr", "cifar_batch",
               "cifar_fit_size", "cifar_val_size",
               "cifar_test_size", "cifar_cnn_last_train",
               "cifar_cnn_last_val", "cifar_perm_mlp_change",
-              "cifar_mlp_loss_epoch",
+              "cifar_mlp_loss_epoch", "cifar_mlp_last_train",
+              "cifar_mlp_last_val",
               "cifar_top_confusion", "cifar_cnn_loss_epoch",
               "cifar_bn_vs_both",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
-    reported = {f"reported_{r.name.lower()}_acc": fmt_pct(r.reported_acc, 0)
-                for r in report.verdict(cache)}
+    from .cifar.pipeline import FEATURE_MAP_CHANNELS, PATCH_CHANNELS
+
+    fixed = {  # what the cached figures show, from the script's settings
+        "cifar_map_channels": f"0 to {FEATURE_MAP_CHANNELS - 1}",
+        "cifar_patch_channels": f"{PATCH_CHANNELS[0]} to "
+                                f"{PATCH_CHANNELS[-1]}",
+        **{f"reported_{r.name.lower()}_acc": fmt_pct(r.reported_acc, 0)
+           for r in report.verdict(cache)}}
     if not cache.ok:
-        return {**dict.fromkeys(names, NOT_MEASURED), **reported}
+        return {**dict.fromkeys(names, NOT_MEASURED), **fixed}
     runs, d = cache.metrics["runs"], cache.metrics["data"]
     numbers = {}
     for name in (n for n in RUNS if n in runs):
@@ -175,12 +258,20 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         numbers[f"cifar_{slug}_params"] = fmt_int(runs[name]["params"])
         numbers[f"cifar_{slug}_gap"] = _points(mean(
             map(report.last_epoch_gap, report.seed_results(cache, name))), 0)
+    bn = report.seed0(cache, "CNN + BatchNorm")
+    if "train_mode_acc" in bn:
+        numbers["cifar_bn_eval_acc"] = fmt_pct(bn["test_acc"])
+        forgot = bn["train_mode_acc"]
+        numbers["cifar_bn_forgot_ordered"] = fmt_pct(forgot["128 in order"])
+        numbers["cifar_bn_forgot_shuffled"] = fmt_pct(forgot["128 shuffled"])
+        numbers["cifar_bn_forgot_small"] = fmt_pct(forgot["8 shuffled"])
     mlp, cnn = report.seed0(cache, "MLP"), report.seed0(cache, "CNN")
     change = filter_change(*_cifar_conv1(cache))
     adam = report.recipe(cache, "adam")
 
     def mean_difference(a: str, b: str) -> str:
-        return _points(mean(report.differences(cache, a, b)), 0)
+        return _points(report.spread(cache, a).mean,
+                       report.spread(cache, b).mean)
 
     numbers.update({
         "cifar_conv1_cosine": f"{change.cosine.median():.2f}",
@@ -193,6 +284,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         "cifar_test_size": fmt_int(d["test_size"]),
         "cifar_cnn_last_train": fmt_pct(cnn["train_acc"][-1]),
         "cifar_cnn_last_val": fmt_pct(cnn["val_acc"][-1]),
+        "cifar_mlp_last_train": fmt_pct(mlp["train_acc"][-1]),
+        "cifar_mlp_last_val": fmt_pct(mlp["val_acc"][-1]),
         "cifar_perm_mlp_change": mean_difference("MLP, permuted pixels",
                                                  "MLP"),
         "cifar_perm_cnn_drop": mean_difference("CNN",
@@ -202,6 +295,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
                                   mlp["per_class_acc"]))),
         "cifar_bn_vs_both": mean_difference(
             "CNN + BatchNorm + augmentation", "CNN + BatchNorm"),
+        "cifar_gap_macs_ratio": f"{report.macs_ratio(cache):.1f}",
         "cifar_size_ratio":
             f"{runs['MLP']['params'] / runs['CNN']['params']:.0f}",
         "cifar_top_confusion": _top_confusion(cnn["confusion"]),
@@ -210,7 +304,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     })
     missing = set(names) - set(numbers)
     numbers.update(dict.fromkeys(missing, NOT_MEASURED))
-    return {**numbers, **reported}
+    return {**numbers, **fixed}
 
 
 def _of_ten(n: int) -> str:
@@ -238,7 +332,7 @@ def cifar_chart(cache: CifarCache, kind: str) -> Figure | Markdown:
     BatchNorm and augmentation) or ``confusion`` (the CNN); a line saying
     it is not available when the cache is absent."""
     charts = ("curves", "per_class", "permutation", "real_world",
-              "confusion")
+              "confusion", "ladder")
     if kind not in charts:
         raise ValueError(f"kind must be one of {charts}, got {kind!r}")
     if not cache.ok:
@@ -265,12 +359,35 @@ def cifar_chart(cache: CifarCache, kind: str) -> Figure | Markdown:
         return figures.plot_learning_curves(
             {name: report.seed0(cache, name) for name in REAL_WORLD_RUNS},
             held_out="val")
+    if kind == "ladder":
+        return figures.plot_learning_curves(
+            {run.name: report.seed0(cache, run.name)
+             for run in group("ladder") if not run.flip_tta},
+            held_out="val")
     return figures.plot_confusion_counts(
         report.seed0(cache, "CNN")["confusion"], CIFAR10_CLASSES)
 
 
 REAL_WORLD_RUNS = ("CNN", "CNN + BatchNorm", "CNN + augmentation",
                    "CNN + BatchNorm + augmentation")
+
+
+def ladder_table(cache: CifarCache) -> Markdown:
+    """The CIFAR-10 ladder: each rung's parameters, multiply-adds per test
+    image (flip test-time augmentation runs the network twice), test
+    accuracy (mean and range over the seeds) and minutes of training."""
+    if not cache.ok:
+        return Markdown(NOT_MEASURED)
+    rows = []
+    for row, run in zip(report.ladder(cache), group("ladder")):
+        macs = row.macs * (2 if run.flip_tta else 1)
+        minutes = ("as above" if run.flip_tta else
+                   f"{row.minutes.mean:.0f}")
+        rows.append([row.rung, row.name, fmt_int(row.params),
+                     fmt_int(macs), fmt_spread(row.test_acc), minutes])
+    return markdown_table(
+        ["rung", "model", "parameters", "multiply-adds per image",
+         "test accuracy", "minutes per run"], rows)
 
 
 def real_world_table(cache: CifarCache) -> Markdown:

@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix
 
 # Colour roles: every figure (and the browser widgets) takes its colours
 # from these names.
-INPUT_CMAP = "Blues"         # input values printed in cells
+INPUT_CMAP = "Greys"         # input values in cells (blue means negative)
 INPUT_COLOR = "#2171b5"      # a line or band drawn from the input
 INPUT_FILL = "#6baed6"       # an input cell whose value is not shown
 OUTPUT_CMAP = "GnBu"         # output values printed in cells
@@ -28,10 +28,16 @@ OUTPUT_COLOR = "#01665e"     # a line drawn from the output
 SIGNED_CMAP = "RdBu_r"       # kernels, filters, feature maps: 0 is white
 DIGIT_CMAP = "gray_r"        # digits: ink (high values) dark on white
 PHOTO_CMAP = "gray"          # photos: bright stays bright
+ATTRIBUTION_CMAP = "magma_r"  # attribution maps: dark = important
 PADDING_EDGE = "gray"        # the dashed ring of zero padding
 WINDOW_EDGE = "#d95f02"      # the kernel window, a marked cell or patch
 WINDOW = dict(facecolor="black", alpha=0.3, edgecolor=WINDOW_EDGE, lw=3.5)
-MODEL_COLORS = {"MLP": "#d95f02", "CNN": "#1b9e77"}
+MODEL_COLORS = {            # one colour per model on every page
+    "MLP": "#d95f02", "CNN": "#1b9e77",
+    "CNN + BatchNorm": "#7570b3", "CNN + augmentation": "#e7298a",
+    "CNN + BatchNorm + augmentation": "#e6ab02", "CNN, GAP head": "#386cb0",
+    "GAP CNN (conv-heavy)": "#386cb0", "GAP CNN + SGD one-cycle": "#666666",
+}
 EXTRA_COLORS = ("#7570b3", "#e7298a", "#e6ab02", "#386cb0")
 GUIDE_COLOR = "gray"         # legend keys for line styles (train/test)
 FRAME_COLOR = "#b0b0b0"      # thin frame around each tile of a mosaic
@@ -154,6 +160,13 @@ def image_tiles(
     return [rgb(im, flag) for im, flag in zip(images, flags)]
 
 
+def _title_size(title: str, tile: float) -> float:
+    """9 pt, or smaller (not below 8 pt) where the longest line of a title
+    would be wider than its ``tile``-inch tile (about 0.6 em a letter)."""
+    longest = max((len(line) for line in title.split("\n")), default=0)
+    return max(8.0, min(9.0, tile * 72 / (0.6 * longest or 1)))
+
+
 def tile_mosaic(
     tiles: Sequence[np.ndarray],
     titles: Sequence[str] | None = None,
@@ -188,7 +201,7 @@ def tile_mosaic(
             rgb.transpose(2, 0, 1), side).transpose(1, 2, 0)
         if titles is not None:
             ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
-                    va="bottom", fontsize=9)
+                    va="bottom", fontsize=_title_size(titles[i], tile))
     ax.imshow(canvas, interpolation="nearest", aspect="auto")
     for i in range(n):      # a thin frame: a shifted image shows its shift
         r, c = divmod(i, ncols)
@@ -669,3 +682,24 @@ def plot_kernel_fit(losses: Sequence[float], kernels: Sequence,
         kax.set_title(title, fontsize=10)
         kax.set_axis_off()
     return fig
+
+
+def plot_attribution(images, maps: Mapping[str, Sequence],
+                     labels: Sequence[str], signed: Sequence[str] = ()
+                     ) -> Figure:
+    """One row per image: the image (RGB in [0, 1]), then one map per
+    method (``maps``: name -> [N, H, W]), each scaled to its own range on
+    the sequential map, or, for the methods in ``signed``, on the diverging
+    map shared by those maps. ``labels`` title the images."""
+    names = list(maps)
+    tiles, titles, flags = [], [], []
+    for i, image in enumerate(images):
+        tiles.append(image)
+        flags.append(False)
+        titles.append(labels[i])
+        for name in names:
+            tiles.append(maps[name][i])
+            flags.append(name in signed)
+            titles.append(name if i == 0 else "")
+    rgb = image_tiles(tiles, flags, ATTRIBUTION_CMAP, scale_rgb=False)
+    return tile_mosaic(rgb, titles, ncols=1 + len(names), tile=1.1)

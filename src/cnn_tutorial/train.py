@@ -132,6 +132,20 @@ def evaluate(model: nn.Module, split: Split,
     return loss, acc
 
 
+@torch.no_grad()
+def accuracy_in_train_mode(model: nn.Module, split: Split,
+                           batch_size: int) -> float:
+    """Accuracy of ``model`` as if ``model.eval()`` had been forgotten:
+    every BatchNorm normalises each batch of ``batch_size`` test images
+    with that batch's own statistics (on a copy, whose running statistics
+    the batches then update)."""
+    twin = copy.deepcopy(model).train()
+    correct = sum(int((twin(split.x[i:i + batch_size]).argmax(1)
+                       == split.y[i:i + batch_size]).sum())
+                  for i in range(0, len(split), batch_size))
+    return correct / len(split)
+
+
 def misclassified(
     model: nn.Module, split: Split
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,3 +8,22 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
+
+// A table wider than the column scrolls sideways; say so above it, so the
+// columns out of view are not mistaken for missing ones.
+function markWideTables() {
+  for (const table of document.querySelectorAll(".bd-article table")) {
+    const wide = table.scrollWidth > table.clientWidth + 1;
+    let hint = table.previousElementSibling;
+    if (!(hint && hint.classList.contains("cnn-scroll-hint"))) {
+      if (!wide) continue;
+      hint = document.createElement("p");
+      hint.className = "cnn-scroll-hint";
+      hint.textContent = "The table is wider than the screen: scroll it sideways →";
+      table.before(hint);
+    }
+    hint.hidden = !wide;
+  }
+}
+document.addEventListener("DOMContentLoaded", markWideTables);
+window.addEventListener("resize", markWideTables);

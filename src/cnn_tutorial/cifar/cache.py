@@ -20,6 +20,9 @@ ARTEFACTS = {
     "patches_conv2": "top_patches_conv2.png",
     "cnn": "cnn_cifar10.pt",
     "metrics": "metrics.json",
+    "test_sample": "test_sample.pt",
+    "features_conv2": "features_conv2.png",
+    "features_classes": "features_classes.png",
 }
 # Weights of seed 0 of every other ladder rung and of the transfer backbone,
 # stored as float16 (half the size; accuracy checked by the tests).
@@ -161,6 +164,23 @@ def load_model(cache: CifarCache, run: str, seed: int = 0):
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in state.items()})
     return model.eval()
+
+
+def load_test_sample(cache: CifarCache):
+    """The cached test images (the first ones of each class), standardised
+    as the models saw them: a ``data.Split``, plus their indices in the
+    test set."""
+    import torch
+
+    from ..data import Normalization, Split
+
+    if not cache.ok:
+        raise FileNotFoundError(
+            "the CIFAR-10 cache is not usable: " + "; ".join(cache.problems))
+    saved = torch.load(cache.path("test_sample"), weights_only=True)
+    norm = Normalization(**{k: tuple(v) for k, v in
+                            cache.metrics["data"]["normalization"].items()})
+    return norm.apply(Split(saved["x"], saved["y"])), saved["index"]
 
 
 def load_cnn(cache: CifarCache):

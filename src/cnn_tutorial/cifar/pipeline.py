@@ -29,7 +29,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .. import activations, figures
+from .. import activations, attribution, figures
 from ..data import (
     CIFAR10_FOLDER,
     SHARED_ARCHIVE,
@@ -41,7 +41,14 @@ from ..data import (
 )
 from ..models import cifar_gap_cnn
 from ..params import count_macs, count_params
-from ..train import History, Recipe, evaluate, fit, predict
+from ..train import (
+    History,
+    Recipe,
+    accuracy_in_train_mode,
+    evaluate,
+    fit,
+    predict,
+)
 from ..transforms import crop_flip
 from . import cache
 from .data import (
@@ -72,6 +79,15 @@ JPEG_NOTE = ("the JPEG copy of CIFAR-10 (the original images re-encoded at "
 PATCH_CHANNELS = list(range(6))
 FEATURE_MAP_IMAGES = 3
 FEATURE_MAP_CHANNELS = 8
+SAMPLE_PER_CLASS = 10     # cached test images: the first ones of each class
+
+
+def first_of_each_class(labels: torch.Tensor, per_class: int
+                        ) -> torch.Tensor:
+    """Indices of the first ``per_class`` images of every class, class by
+    class."""
+    return torch.cat([(labels == c).nonzero()[:per_class, 0]
+                      for c in range(int(labels.max()) + 1)])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -215,9 +231,23 @@ def judge(model: nn.Module, test: Split, n_classes: int,
             "confusion": confusion.tolist()}
 
 
+def forgot_eval(model: nn.Module, test: Split) -> dict[str, float]:
+    """Test accuracy as if ``model.eval()`` had been forgotten: batches of
+    128 in the test set's order (this copy stores it class by class), and
+    batches of 128 and of 8 after one fixed shuffle."""
+    order = torch.randperm(len(test), generator=torch.Generator()
+                           .manual_seed(0))
+    shuffled = Split(test.x[order], test.y[order])
+    return {"128 in order": accuracy_in_train_mode(model, test, 128),
+            "128 shuffled": accuracy_in_train_mode(model, shuffled, 128),
+            "8 shuffled": accuracy_in_train_mode(model, shuffled, 8)}
+
+
 def seed_result(run: Run, seed: int, model: nn.Module, history: History,
                 test: Split, n_classes: int) -> dict:
-    return {"seed": seed,
+    forgot = (forgot_eval(model, test)
+              if run.training.batch_norm and not run.flip_tta else {})
+    return {"seed": seed, **({"train_mode_acc": forgot} if forgot else {}),
             "train_loss": history.train_loss, "train_acc": history.train_acc,
             "val_loss": history.test_loss, "val_acc": history.test_acc,
             "best_epoch": history.best_epoch,
@@ -328,6 +358,23 @@ def write_figures(cnn: nn.Module, data: Prepared, out_dir: Path) -> None:
             titles += figures.row_titles([f"ch {channel}"], len(patches))
         pictures[f"patches_{layer_name}"] = figures.image_grid(
             tiles, titles, ncols=9, tile=0.76, scale_rgb=False)
+    visualised = {
+        "features_conv2": attribution.visualise(
+            attribution.channel_objective(cnn, conv2), conv2.out_channels),
+        "features_classes": attribution.visualise(
+            attribution.class_objective(cnn), len(classes)),
+    }
+    # each conv2 image, cropped to the centre unit's receptive field
+    field = activations.receptive_field(activations.layers_until(cnn, conv2))
+    first, last = field.window(test.x.shape[-1] // 4)   # conv2's centre
+    first, last = max(first, 0), min(last, test.x.shape[-1])
+    pictures["features_conv2"] = figures.image_grid(
+        undo(visualised["features_conv2"])[..., first:last, first:last],
+        [f"ch {c}" for c in range(conv2.out_channels)], ncols=11,
+        tile=0.62, scale_rgb=False)
+    pictures["features_classes"] = figures.image_grid(
+        undo(visualised["features_classes"]), classes, ncols=5, tile=1.38,
+        scale_rgb=False)
     for key, fig in pictures.items():
         fig.savefig(out_dir / cache.ARTEFACTS[key])
 
@@ -346,6 +393,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     location = args.images or args.data_dir
     images, source = cifar10_images(location, download=args.download,
                                     progress=not args.no_progress)
+    sample = first_of_each_class(images.test.y, SAMPLE_PER_CLASS)
     digest = dataset_digest(source)
     data = prepare(images, args.val_fraction)
     decoded = time.perf_counter() - start
@@ -368,7 +416,14 @@ def run(args: argparse.Namespace, command: str) -> dict:
                                   trainer.data_for(spec.training).test,
                                   n_classes) for seed in args.seeds],
         }
+    cnn_training = RUNS["CNN"].training
+    checks = [{"seed": seed, **attribution.sanity_checks(
+        trained[cnn_training, seed][0], data.test.x[sample],
+        data.test.y[sample])} for seed in args.seeds]
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"x": images.test.x[sample], "y": images.test.y[sample],
+                "index": sample}, args.out_dir / cache.ARTEFACTS[
+                    "test_sample"])
     seed0 = {t: trained[t, args.seeds[0]][0] for t in trainings()}
     cnn = seed0[RUNS["CNN"].training]
     torch.save(cnn.state_dict(), args.out_dir / cache.ARTEFACTS["cnn"])
@@ -395,6 +450,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
                        "test_acc": r["test_acc"]}
                       for seed, r in transfer.items()],
         } if transfer else None,
+        "attribution": {"model": "CNN", "images": len(sample),
+                        "seeds": checks},
         "classes": list(data.classes),
         "data": {
             "source": source.kind, "path": str(location),

@@ -126,6 +126,13 @@ def ladder(cache: CifarCache) -> list[LadderRow]:
     return rows
 
 
+def macs_ratio(cache: CifarCache, a: str = "GAP CNN (conv-heavy)",
+               b: str = "CNN") -> float:
+    """Multiply-adds per image of run ``a`` over those of run ``b``."""
+    runs = cache.metrics["runs"]
+    return runs[a]["macs"] / runs[b]["macs"]
+
+
 def recipe(cache: CifarCache, key: str = "adam") -> dict:
     """The training recipe ``key`` as the runs used it."""
     training = cache.metrics["training"]
@@ -137,6 +144,45 @@ def top_confusion(confusion: list[list[int]]) -> tuple[int, int, int]:
     cell."""
     return max((n, t, p) for t, row in enumerate(confusion)
                for p, n in enumerate(row) if t != p)
+
+
+@dataclass(frozen=True)
+class AttributionCheck:
+    """One method's sanity checks, means over the seeds."""
+
+    rho_first: float          # rank correlation, top layer randomised
+    rho_all: float            # ... all layers randomised
+    deletion_top: float       # probability lost, most-attributed pixels
+    deletion_random: float    # ... random pixels
+    rho_all_max: float        # the largest over the seeds
+    deletion_margin_min: float  # smallest top - random over the seeds
+
+
+def attribution_checks(cache: CifarCache) -> dict[str, AttributionCheck]:
+    """Per attribution method, its sanity checks over the seeds."""
+    seeds = cache.metrics["attribution"]["seeds"]
+    methods = seeds[0]["methods"]
+    out = {}
+    for name in methods:
+        per = [s["methods"][name] for s in seeds]
+        out[name] = AttributionCheck(
+            mean(p["randomisation"][0] for p in per),
+            mean(p["randomisation"][-1] for p in per),
+            mean(p["deletion"]["top"] for p in per),
+            mean(p["deletion"]["random"] for p in per),
+            max(p["randomisation"][-1] for p in per),
+            min(p["deletion"]["top"] - p["deletion"]["random"]
+                for p in per))
+    return out
+
+
+def completeness(cache: CifarCache) -> tuple[float, float]:
+    """Integrated gradients' completeness error over all seeds' images:
+    (median relative error, share of images within 1 %)."""
+    errors = sorted(e for s in cache.metrics["attribution"]["seeds"]
+                    for e in s["ig_relative_error"])
+    return (errors[len(errors) // 2],
+            sum(e <= 0.01 for e in errors) / len(errors))
 
 
 assert all(name in RUNS for name in REPORTED)
