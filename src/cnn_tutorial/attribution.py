@@ -10,17 +10,21 @@ the lesson: grey out a patch, watch the probability.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from captum.attr import (
-    IntegratedGradients,
-    LayerAttribution,
-    LayerGradCam,
-    NoiseTunnel,
-    Saliency,
-)
+
+with warnings.catch_warnings():   # captum imports tqdm.auto, which warns
+    warnings.simplefilter("ignore")  # in a kernel without ipywidgets
+    from captum.attr import (
+        IntegratedGradients,
+        LayerAttribution,
+        LayerGradCam,
+        NoiseTunnel,
+        Saliency,
+    )
 from torch import nn
 
 OCCLUSION_PATCH = 4
@@ -36,6 +40,11 @@ def _check(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> None:
             "attribution takes images [N, C, H, W] and one target class per "
             f"image, got {tuple(x.shape)} and {tuple(target.shape)}")
     model.eval()
+
+
+# captum sets requires_grad on the inputs itself, and says so every call
+warnings.filterwarnings("ignore", message="Input Tensor 0 did not already "
+                        "require gradients", module="captum")
 
 
 @torch.no_grad()
@@ -285,6 +294,8 @@ def sanity_checks(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     with torch.no_grad():
         rows = torch.arange(len(x))
         change = (model(x) - model(torch.zeros_like(x)))[rows, target]
+        out["true_class_prob"] = model(x).softmax(1)[rows, target].mean()\
+            .item()
     out["ig_relative_error"] = (delta.abs() / change.abs()).tolist()
     return out
 

@@ -93,10 +93,10 @@ def attribution_table(cache: CifarCache) -> Markdown:
     checks = report.attribution_checks(cache)
     return markdown_table(
         ["method", "ρ, top layer randomised", "ρ, all layers randomised",
-         "probability lost: top 10 % of pixels", "random 10 %"],
+         "drop in the true class's probability: top 10 % of pixels",
+         "random 10 %"],
         [[name, f"{c.rho_first:.2f}", f"{c.rho_all:.2f}",
-          fmt_number(round(c.deletion_top, 2)),
-          fmt_number(round(c.deletion_random, 2))]
+          f"{c.deletion_top:.2f}", f"{c.deletion_random:.2f}"]
          for name, c in checks.items()])
 
 
@@ -122,8 +122,11 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
     cnn = cifar_cnn()
     field = receptive_field(layers_until(cnn, cnn.conv2))
     numbers = {"attr_rf": f"{field.size} × {field.size}",
-               "attr_ig_steps": str(attribution.COMPLETENESS_STEPS)}
-    names = ["attr_images", "attr_seeds", "attr_rho_small",
+               "attr_ig_steps": str(attribution.COMPLETENESS_STEPS),
+               "attr_ig_map_steps": str(attribution.IG_STEPS),
+               "attr_sg_samples": str(attribution.SMOOTHGRAD_SAMPLES),
+               "attr_sg_noise": f"{attribution.SMOOTHGRAD_NOISE:g}"}
+    names = ["attr_images", "attr_seeds", "attr_rho_small", "attr_mean_prob",
              "attr_rho_gradient", "attr_rho_smoothgrad", "attr_rho_ig",
              "attr_del_ig", "attr_del_occlusion", "attr_del_random",
              "attr_ig_median", "attr_ig_within"]
@@ -141,10 +144,12 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
         "attr_rho_gradient": f"{checks['gradient'].rho_all:.2f}",
         "attr_rho_smoothgrad": f"{checks['SmoothGrad'].rho_all:.2f}",
         "attr_rho_ig": f"{checks['integrated gradients'].rho_all:.2f}",
-        "attr_del_ig": fmt_pct(checks["integrated gradients"].deletion_top,
-                               0),
-        "attr_del_occlusion": fmt_pct(checks["occlusion"].deletion_top, 0),
-        "attr_del_random": fmt_pct(checks["occlusion"].deletion_random, 0),
+        "attr_del_ig":
+            f"{checks['integrated gradients'].deletion_top:.2f}",
+        "attr_del_occlusion": f"{checks['occlusion'].deletion_top:.2f}",
+        "attr_del_random": f"{checks['occlusion'].deletion_random:.2f}",
+        "attr_mean_prob":
+            f"{mean(s['true_class_prob'] for s in a['seeds']):.2f}",
         "attr_ig_median": fmt_pct(median, 2),
         "attr_ig_within": fmt_pct(within, 0),
     })
@@ -225,7 +230,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
              for key in ("acc", "epoch", "params", "gap")]
     names += ["cifar_bn_eval_acc", "cifar_bn_forgot_ordered",
               "cifar_bn_forgot_shuffled", "cifar_bn_forgot_small",
-              "cifar_gap_macs_ratio"]
+              "cifar_gap_macs_ratio", "cifar_gap_more_params",
+              "cifar_sgd_lr", "cifar_sgd_wd", "cifar_sgd_smoothing"]
     names += ["cifar_conv1_cosine", "cifar_conv1_scale", "cifar_epochs",
               "cifar_lr", "cifar_batch",
               "cifar_fit_size", "cifar_val_size",
@@ -296,6 +302,13 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         "cifar_bn_vs_both": mean_difference(
             "CNN + BatchNorm + augmentation", "CNN + BatchNorm"),
         "cifar_gap_macs_ratio": f"{report.macs_ratio(cache):.1f}",
+        "cifar_gap_more_params": fmt_pct(
+            runs["GAP CNN (conv-heavy)"]["params"]
+            / runs["CNN + BatchNorm + augmentation"]["params"] - 1, 0),
+        "cifar_sgd_lr": f"{report.recipe(cache, 'sgd')['lr']:g}",
+        "cifar_sgd_wd": f"{report.recipe(cache, 'sgd')['weight_decay']:g}",
+        "cifar_sgd_smoothing":
+            f"{report.recipe(cache, 'sgd')['label_smoothing']:g}",
         "cifar_size_ratio":
             f"{runs['MLP']['params'] / runs['CNN']['params']:.0f}",
         "cifar_top_confusion": _top_confusion(cnn["confusion"]),

@@ -3,6 +3,7 @@ the conv-heavy network with a global-average-pooling head that tops the
 CIFAR-10 ladder."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -152,8 +153,6 @@ def permuted_twin(mlp: MLP, perm: torch.Tensor) -> MLP:
     """A copy of ``mlp`` whose first layer reads pixels permuted by
     ``perm``: ``twin(permute_pixels(x, perm)) == mlp(x)`` for every
     single-channel ``x``, up to float rounding."""
-    import copy
-
     twin = copy.deepcopy(mlp)
     first = twin.net[1]
     if first.in_features != len(perm):
