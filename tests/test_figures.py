@@ -161,3 +161,18 @@ def test_rgb_photos_keep_colours_filters_are_stretched():
     assert np.allclose(kept[0, 0], [0.4, 0.3, 0.3])
     stretched = np.asarray(mosaic(figures.image_grid([photo])))
     assert np.allclose(stretched[0, 0], [1.0, 0.0, 0.0])
+
+
+def test_attribution_maps_of_signed_methods_get_their_own_scale():
+    """A method with tiny values is not drawn faint beside one with large
+    values: each signed method is scaled by its own largest magnitude."""
+    image = torch.rand(1, 3, 4, 4)
+    big, small = torch.zeros(1, 4, 4), torch.zeros(1, 4, 4)
+    big[0, 0, 0], small[0, 0, 0] = 100.0, 0.01
+    fig = figures.plot_attribution(image, {"big": big, "small": small},
+                                   ["x"], signed=["big", "small"])
+    canvas = fig.axes[0].images[0].get_array()
+    side = canvas.shape[1] // 3                # three tiles in the row
+    big_tile = canvas[:, side:2 * side]
+    small_tile = canvas[:, 2 * side:]
+    assert np.allclose(big_tile.min(axis=(0, 1)), small_tile.min(axis=(0, 1)))

@@ -692,13 +692,16 @@ def plot_attribution(images, maps: Mapping[str, Sequence],
     the sequential map, or, for the methods in ``signed``, on the diverging
     map shared by those maps. ``labels`` title the images."""
     names = list(maps)
+    # each signed method on its own scale: divide by its largest |value|
+    scaled = {name: _as_array(m) / (np.abs(_as_array(m)).max() or 1.0)
+              if name in signed else _as_array(m) for name, m in maps.items()}
     tiles, titles, flags = [], [], []
     for i, image in enumerate(images):
         tiles.append(image)
         flags.append(False)
         titles.append(labels[i])
         for name in names:
-            tiles.append(maps[name][i])
+            tiles.append(scaled[name][i])
             flags.append(name in signed)
             titles.append(name if i == 0 else "")
     rgb = image_tiles(tiles, flags, ATTRIBUTION_CMAP, scale_rgb=False)
