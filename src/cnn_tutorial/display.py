@@ -255,7 +255,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         return {**dict.fromkeys(names, NOT_MEASURED), **fixed}
     runs, d = cache.metrics["runs"], cache.metrics["data"]
     numbers = {}
-    for name in (n for n in RUNS if n in runs):
+    for name in RUNS:
         slug = RUNS[name].slug
         numbers[f"cifar_{slug}_acc"] = fmt_pct(report.spread(cache,
                                                              name).mean)
@@ -265,12 +265,11 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         numbers[f"cifar_{slug}_gap"] = _points(mean(
             map(report.last_epoch_gap, report.seed_results(cache, name))), 0)
     bn = report.seed0(cache, "CNN + BatchNorm")
-    if "train_mode_acc" in bn:
-        numbers["cifar_bn_eval_acc"] = fmt_pct(bn["test_acc"])
-        forgot = bn["train_mode_acc"]
-        numbers["cifar_bn_forgot_ordered"] = fmt_pct(forgot["128 in order"])
-        numbers["cifar_bn_forgot_shuffled"] = fmt_pct(forgot["128 shuffled"])
-        numbers["cifar_bn_forgot_small"] = fmt_pct(forgot["8 shuffled"])
+    forgot = bn["train_mode_acc"]
+    numbers["cifar_bn_eval_acc"] = fmt_pct(bn["test_acc"])
+    numbers["cifar_bn_forgot_ordered"] = fmt_pct(forgot["128 in order"])
+    numbers["cifar_bn_forgot_shuffled"] = fmt_pct(forgot["128 shuffled"])
+    numbers["cifar_bn_forgot_small"] = fmt_pct(forgot["8 shuffled"])
     mlp, cnn = report.seed0(cache, "MLP"), report.seed0(cache, "CNN")
     change = filter_change(*_cifar_conv1(cache))
     adam = report.recipe(cache, "adam")
@@ -315,8 +314,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         "cifar_cnn_loss_epoch": str(report.lowest_loss_epoch(cnn)),
         "cifar_mlp_loss_epoch": str(report.lowest_loss_epoch(mlp)),
     })
-    missing = set(names) - set(numbers)
-    numbers.update(dict.fromkeys(missing, NOT_MEASURED))
+    assert set(numbers) == set(names), set(names) ^ set(numbers)
     return {**numbers, **fixed}
 
 

@@ -36,9 +36,7 @@ def seed_results(cache: CifarCache, name: str) -> list[dict]:
 
 def seed_results_of(run: dict) -> list[dict]:
     """Per-seed results of one run's metrics, seed 0 first."""
-    # a cache written before seeds were declared holds seed 0 only, flat
-    return sorted(run.get("seeds") or [{**run, "seed": 0}],
-                  key=lambda s: s["seed"])
+    return sorted(run["seeds"], key=lambda s: s["seed"])
 
 
 def seed0(cache: CifarCache, name: str) -> dict:
@@ -135,8 +133,7 @@ def macs_ratio(cache: CifarCache, a: str = "GAP CNN (conv-heavy)",
 
 def recipe(cache: CifarCache, key: str = "adam") -> dict:
     """The training recipe ``key`` as the runs used it."""
-    training = cache.metrics["training"]
-    return training["recipes"][key] if "recipes" in training else training
+    return cache.metrics["training"]["recipes"][key]
 
 
 def top_confusion(confusion: list[list[int]]) -> tuple[int, int, int]:
