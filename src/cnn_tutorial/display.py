@@ -100,14 +100,6 @@ def attribution_table(cache: CifarCache) -> Markdown:
          for name, c in checks.items()])
 
 
-def normalization(cache: CifarCache):
-    """The standardisation the cached models were trained with."""
-    from .data import Normalization
-
-    return Normalization(**{k: tuple(v) for k, v in
-                            cache.metrics["data"]["normalization"].items()})
-
-
 # The methods whose maps the prose says lose their resemblance to the
 # trained model's when the model is randomised (tests check every seed).
 ROBUST = ("gradient", "occlusion", "Grad-CAM")

@@ -172,15 +172,23 @@ def load_test_sample(cache: CifarCache):
     test set."""
     import torch
 
-    from ..data import Normalization, Split
+    from ..data import Split
 
     if not cache.ok:
         raise FileNotFoundError(
             "the CIFAR-10 cache is not usable: " + "; ".join(cache.problems))
     saved = torch.load(cache.path("test_sample"), weights_only=True)
-    norm = Normalization(**{k: tuple(v) for k, v in
+    return (normalization(cache).apply(Split(saved["x"], saved["y"])),
+            saved["index"])
+
+
+def normalization(cache: CifarCache):
+    """The standardisation the cached models were trained with (a
+    ``data.Normalization``)."""
+    from ..data import Normalization
+
+    return Normalization(**{k: tuple(v) for k, v in
                             cache.metrics["data"]["normalization"].items()})
-    return norm.apply(Split(saved["x"], saved["y"])), saved["index"]
 
 
 def load_cnn(cache: CifarCache):
