@@ -189,23 +189,52 @@ def bench_cifar_epoch(steps: int = 20, batch: int = 128,
     return out
 
 
+def node_forward(weights: Path) -> dict:
+    """numerics.js's forward pass (median of 30) and a whole occlusion map
+    on one image, timed by node (the browser runs the same JavaScript)."""
+    out = subprocess.run(["node", str(ROOT / "scripts/bench_forward.js"),
+                          str(weights), "30"], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
+
+
 def bench_widgets(model: torch.nn.Module) -> dict:
-    """What the explorers add to the book's execution (exporting the trained
-    digits CNN's weights and writing both widgets' HTML) and the size of
-    their JavaScript."""
+    """What the explorers add to the book's execution (writing the weights
+    files and the three widgets' HTML), the files a reader downloads, and
+    the time of one forward pass of each network in JavaScript."""
+    from cnn_tutorial import display
+    from cnn_tutorial.cifar.cache import open_cache
+
     digits = data.digits()
+    cache = open_cache(ROOT / "book/_static/cifar")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        weights = widgets.export_weights(model, tmp)
-        widgets.digit_pad(model, digits.test)
+        widgets.digit_pad(model, digits.test, folder=tmp)
         widgets.conv_explorer()
         seconds = time.perf_counter() - start
-        weights_kib = weights.stat().st_size / 1024
-    script_kib = sum(f.stat().st_size
-                     for f in WIDGET_SCRIPTS.glob("*.js")) / 1024
-    return {"execution_s": round(seconds, 2),
-            "weights_kib": round(weights_kib),
-            "javascript_kib": round(script_kib, 1)}
+        folder = Path(tmp)
+        out = {"execution_s": round(seconds, 2),
+               "digits_weights_kb": round(
+                   (folder / widgets.DIGITS_WEIGHTS).stat().st_size / 1000),
+               "digits_forward_ms": round(node_forward(
+                   folder / widgets.DIGITS_WEIGHTS)["median_ms"], 2)}
+    if cache.ok:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            display.cifar_explorer(cache, folder=tmp)
+            out["execution_s"] = round(out["execution_s"]
+                                       + time.perf_counter() - start, 2)
+            weights = Path(tmp) / widgets.CIFAR_WEIGHTS
+            timed = node_forward(weights)
+            out |= {"cifar_weights_kb": round(weights.stat().st_size / 1000),
+                    "cifar_samples_kb": round((Path(tmp) / widgets
+                                               .CIFAR_SAMPLES).stat()
+                                              .st_size / 1000),
+                    "cifar_forward_ms": round(timed["median_ms"], 2),
+                    "cifar_occlusion_s": round(timed["occlusion_s"], 2)}
+    out["javascript_kib"] = round(sum(
+        f.stat().st_size for f in WIDGET_SCRIPTS.glob("*.js")) / 1024, 1)
+    return out
 
 
 def budgets(results: dict) -> list[Budget]:
@@ -221,12 +250,17 @@ def budgets(results: dict) -> list[Budget]:
                           results["cifar_epoch_s"]["GAP CNN, channels-last"],
                           100, "s"))
     if "widgets" in results:
+        w = results["widgets"]
         out += [
-            Budget("widgets: added execution", results["widgets"]
-                   ["execution_s"], 2, "s"),
-            Budget("widgets: JavaScript (unminified)",
-                   results["widgets"]["javascript_kib"], 40, "KiB"),
+            Budget("widgets: added execution", w["execution_s"], 2, "s"),
+            Budget("widgets: JavaScript (unminified)", w["javascript_kib"],
+                   70, "KiB"),
         ]
+        if "cifar_forward_ms" in w:
+            out += [Budget("CIFAR explorer: one forward pass",
+                           w["cifar_forward_ms"], 20, "ms"),
+                    Budget("CIFAR explorer: weights file",
+                           w["cifar_weights_kb"], 700, "kB")]
     if "book" in results:
         pages = results["book"].get("notebook_execution_s", {})
         out[:0] = [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Best-effort install of what the browser test needs: Debian's Chromium
-# and axe-core from npm. Without them
-# the browser test is skipped with a reason.
+# Best-effort install of what the browser and JavaScript tests need: Debian's
+# Chromium and Node.js, and axe-core from npm. Without them the tests are
+# skipped with a reason (under CI=true they fail).
 set -u
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -12,6 +12,16 @@ if ! command -v chromium >/dev/null 2>&1; then
       || echo "warning: could not install chromium; the browser test will be skipped"
   else
     echo "note: chromium not found and not root: the browser test will be skipped"
+  fi
+fi
+
+# node runs the widgets' maths tests (node --test tests/js/)
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing nodejs and npm (Debian packages)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq nodejs npm >/dev/null) \
+      || echo "warning: could not install nodejs; the JavaScript tests will be skipped"
   fi
 fi
 

@@ -66,6 +66,15 @@ def test_widget_budgets_judge_the_measured_widgets(trained_cnn):
     checks = {c.name: c.passed for c in bench.budgets(results)}
     assert checks["widgets: added execution"] is False
     assert checks["widgets: JavaScript (unminified)"] is True
+    results["widgets"] |= {"cifar_forward_ms": 25.0,
+                           "cifar_weights_kb": 566}
+    checks = {c.name: c.passed for c in bench.budgets(results)}
+    assert checks["CIFAR explorer: one forward pass"] is False
+    assert checks["CIFAR explorer: weights file"] is True
     measured = bench.bench_widgets(trained_cnn.model)
-    assert measured["weights_kib"] > 100          # 35 914 float32 values
-    assert measured["javascript_kib"] > 10        # the three scripts exist
+    assert measured["digits_weights_kb"] > 4 * 35_914 / 1000   # float32
+    assert 2 * 282_250 / 1000 < measured["cifar_weights_kb"] < 700
+    assert measured["cifar_samples_kb"] == round(30 * 3 * 32 * 32 / 1000)
+    assert 0 < measured["cifar_forward_ms"] < measured["cifar_occlusion_s"] \
+        * 1000
+    assert measured["javascript_kib"] > 30        # the five scripts exist

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnn_tutorial import conv, models, widgets
+from cnn_tutorial.export import read_weights
 
 
 def test_example_input_is_one_grid_cut_to_size():
@@ -63,31 +64,46 @@ def test_widget_markup_carries_its_config_and_a_static_figure():
     assert widget._repr_png_().startswith(b"\x89PNG")
 
 
-def test_layer_specs_follow_the_forward_order():
-    specs = widgets.layer_specs(models.digits_cnn())
-    assert [s["type"] for s in specs] == [
-        "conv2d", "relu", "maxpool", "conv2d", "relu", "maxpool", "flatten",
-        "linear", "relu", "linear"]
-    names = set(models.digits_cnn().state_dict())
-    assert {s[key] for s in specs for key in ("weight", "bias")
-            if key in s} == names
+def test_digit_pad_writes_the_trained_model_exactly(tmp_path, digits,
+                                                   trained_cnn):
+    model = trained_cnn.model
+    widgets.digit_pad(model, digits.test, folder=tmp_path)
+    header, tensors = read_weights(tmp_path / widgets.DIGITS_WEIGHTS)
+    assert header["input"] == {"shape": [1, 8, 8], "scale": 16.0,
+                               "mean": [0.0], "std": [1.0]}
+    for name, tensor in model.state_dict().items():   # float32 exactly
+        assert torch.equal(tensors[name], tensor.double()), name
 
 
-def test_layer_specs_refuse_layers_the_browser_cannot_run():
-    with pytest.raises(ValueError, match="BatchNorm2d layers cannot"):
-        widgets.layer_specs(models.digits_cnn(batch_norm=True))
+def test_cifar_samples_are_the_first_of_each_class():
+    y = torch.tensor([2, 0, 1, 0, 2, 1, 0, 1, 2, 0])
+    x = torch.arange(10, dtype=torch.uint8)[:, None, None, None].expand(
+        10, 3, 32, 32)
+    images, labels = widgets.cifar_samples(x, y, per_class=2)
+    assert labels == [0, 0, 1, 1, 2, 2]
+    assert images[:, 0, 0, 0].tolist() == [1, 3, 2, 5, 0, 4]
+    with pytest.raises(ValueError, match="class 0 has 4 images, 5 wanted"):
+        widgets.cifar_samples(x, y, per_class=5)
 
 
-def test_exported_weights_load_back_exactly(tmp_path):
-    model = models.digits_cnn(seed=3)
-    path = widgets.export_weights(model, tmp_path / "w")
-    assert path == tmp_path / "w" / widgets.WEIGHTS_FILE
-    saved = json.loads(path.read_text())
-    assert list(saved) == list(model.state_dict())
-    state = {name: torch.tensor(v["values"], dtype=torch.float32)
-             .reshape(v["shape"]) for name, v in saved.items()}
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(state[name], tensor), name
+def test_cifar_explorer_writes_what_it_loads(tmp_path):
+    model = models.cifar_cnn(seed=0)
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    classes = [f"class {i}" for i in range(10)]
+    widget = widgets.cifar_explorer(model, images, [3, 3, 7, 7], classes,
+                                    (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
+                                    folder=tmp_path)
+    parser = _Parts()
+    parser.feed(widget._repr_html_())
+    config = json.loads(parser.tags[0][1]["data-config"])
+    assert config["labels"] == ["class 3", "class 3", "class 7", "class 7"]
+    raw = (tmp_path / widgets.CIFAR_SAMPLES).read_bytes()
+    assert raw == images.numpy().tobytes()
+    header, _ = read_weights(tmp_path / widgets.CIFAR_WEIGHTS)
+    assert header["classes"] == classes and header["dtype"] == "float16"
+    with pytest.raises(ValueError, match="uint8"):
+        widgets.cifar_explorer(model, images.float(), [0] * 4, classes,
+                               (0.5,) * 3, (0.25,) * 3, folder=tmp_path)
 
 
 def test_probabilities_are_the_models_softmax_on_the_16_scale(digits):

@@ -3,7 +3,6 @@ driven through their window.cnnTutorial hooks and with mouse and keyboard),
 checked against the library and PyTorch; and an axe-core accessibility
 audit of every page."""
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 from conftest import AXE, SITE_PAGES, has_browser, offline_page
 
 from cnn_tutorial import activations, conv, data, models, widgets
+from cnn_tutorial.export import read_weights
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 reason = has_browser()
@@ -100,31 +100,26 @@ def test_explorer_by_keyboard(page, server):
         "n": 5, "k": 3, "p": 1, "s": 1, "outputSize": 5}
 
 
-def _exported(built_book: Path) -> dict:
-    return json.loads((built_book / "_static/widgets/digits_cnn.json")
-                      .read_text())
-
-
-def _model_from(saved: dict) -> torch.nn.Module:
+def _exported_digits(built_book: Path) -> torch.nn.Module:
+    """The digits CNN as the built site serves it to the pad."""
+    _, tensors = read_weights(built_book / "_static/widgets" /
+                              widgets.DIGITS_WEIGHTS)
     model = models.digits_cnn()
-    model.load_state_dict({name: torch.tensor(v["values"]).reshape(v["shape"])
-                           for name, v in saved.items()})
+    model.load_state_dict({name: tensors[name].float()
+                           for name in model.state_dict()})
     return model.eval()
 
 
 def test_exported_weights_are_the_chapters_trained_cnn(built_book,
                                                        trained_cnn):
-    saved = _exported(built_book)
-    trained = trained_cnn.model
-    for name, tensor in trained.state_dict().items():
-        assert saved[name]["shape"] == list(tensor.shape)
-        np.testing.assert_array_equal(    # float32 exactly
-            np.float32(saved[name]["values"]), tensor.flatten().numpy(),
-            err_msg=name)
+    _, tensors = read_weights(built_book / "_static/widgets" /
+                              widgets.DIGITS_WEIGHTS)
+    for name, tensor in trained_cnn.model.state_dict().items():
+        assert torch.equal(tensors[name], tensor.double()), name  # exactly
 
 
 def test_digit_pad_matches_pytorch(page, server, built_book):
-    model = _model_from(_exported(built_book))
+    model = _exported_digits(built_book)
     test = data.digits().test
     pixels = np.rint(test.x[:12, 0].numpy() * 16).reshape(12, 64)
     open_page(page, server, PAD_PAGE)
@@ -177,7 +172,7 @@ def test_drawing_with_the_mouse_changes_the_prediction(page, server):
     assert pixels[1:7, 3:5].sum() > 0 and pixels[:, :2].sum() == 0
     after = page.evaluate("window.cnnTutorial.digitPad.probabilities()")
     assert int(np.argmax(after)) == 1
-    assert page.locator(".cnn-verdict").inner_text().startswith(
+    assert page.locator(".cnn-digit-pad .cnn-verdict").inner_text().startswith(
         "The network reads a 1")
 
 
@@ -215,9 +210,11 @@ def test_widgets_fall_back_to_a_static_figure_without_javascript(
     page = context.new_page()
     for path in (CONV_PAGE, PAD_PAGE):
         page.goto(f"{server}/{path}")
-        fallback = page.locator(".cnn-widget-fallback img")
-        assert fallback.is_visible()
-        assert fallback.evaluate("img => img.naturalWidth") > 0
+        fallbacks = page.locator(".cnn-widget-fallback img").all()
+        assert len(fallbacks) == (1 if path == CONV_PAGE else 2)
+        for fallback in fallbacks:
+            assert fallback.is_visible()
+            assert fallback.evaluate("img => img.naturalWidth") > 0
     context.close()
 
 
@@ -233,11 +230,19 @@ def test_widgets_fit_phone_width_and_both_modes(browser, server, screenshots,
         widget.scroll_into_view_if_needed()
         page.evaluate("window.cnnTutorial.digitPad"
                       " ? window.cnnTutorial.digitPad.ready : null")
+        page.evaluate("window.cnnTutorial.cifarExplorer"
+                      " ? window.cnnTutorial.cifarExplorer.ready : null")
         if path == CONV_PAGE:
             page.evaluate("window.cnnTutorial.convExplorer"
                           ".set({n: 12, k: 3, p: 3, s: 1})")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert widget.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
+        for each in page.locator(".cnn-widget").all():
+            assert each.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
+        if path == PAD_PAGE:
+            explorer = page.locator(".cnn-cifar-explorer")
+            explorer.scroll_into_view_if_needed()
+            explorer.screenshot(path=str(
+                screenshots / f"widget-cifar-{width}-{scheme}.png"))
         widget.screenshot(path=str(
             screenshots / f"widget-{Path(path).stem}-{width}-{scheme}.png"))
     assert not page.console_errors, page.console_errors
@@ -252,6 +257,8 @@ def test_no_serious_accessibility_violations(browser, server, path, scheme):
     open_page(page, server, path)
     if path == PAD_PAGE:
         page.evaluate("window.cnnTutorial.digitPad.ready")
+        page.evaluate("window.cnnTutorial.cifarExplorer.ready")
+        page.evaluate("window.cnnTutorial.cifarExplorer.occlusion()")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])

@@ -12,7 +12,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static" / "widgets"
 GENERATED = Path("book/_static/widgets")    # written by cnn_tutorial.widgets
-SCRIPTS = ("widgets_common.js", "conv_explorer.js", "digit_pad.js")
+SCRIPTS = ("numerics.js", "widgets_common.js", "conv_explorer.js",
+           "digit_pad.js", "cifar_explorer.js")
 
 
 def _copy(app, exception) -> None:

@@ -9,10 +9,16 @@ from statistics import mean
 from IPython.display import Image, Markdown
 from matplotlib.figure import Figure
 
-from . import figures
+from . import figures, widgets
 from .activations import filter_change, filters
 from .cifar import report
-from .cifar.cache import ARTEFACTS, CifarCache, load_cnn
+from .cifar.cache import (
+    ARTEFACTS,
+    CifarCache,
+    load_cnn,
+    load_test_sample_raw,
+    normalization,
+)
 from .cifar.runs import RUNS, group
 from .data import CIFAR10_CLASSES
 
@@ -181,6 +187,21 @@ def show(cache: CifarCache, key: str) -> Image | Markdown:
         return Image(filename=str(cache.path(key)))
     return Markdown(f"*`{ARTEFACTS[key]}` is not available in this build: "
                     "the CIFAR-10 cache is absent (see the warning above).*")
+
+
+def cifar_explorer(cache: CifarCache, folder=widgets.WIDGETS_DIR
+                   ) -> widgets.Widget | Markdown:
+    """The CIFAR-10 explorer on the cached CNN and the first test images of
+    each class (writes the files it loads into ``folder``)."""
+    if not cache.ok:
+        return Markdown("*The CIFAR-10 explorer needs the cache (see the "
+                        "warning above).*")
+    saved = load_test_sample_raw(cache)
+    images, labels = widgets.cifar_samples(saved["x"], saved["y"])
+    norm = normalization(cache)
+    return widgets.cifar_explorer(load_cnn(cache), images, labels,
+                                  cache.metrics["classes"], norm.mean,
+                                  norm.std, folder)
 
 
 def verdict_table(cache: CifarCache) -> Markdown:

@@ -644,17 +644,27 @@ def plot_channels(x, w, out, bias) -> Figure:
     return fig
 
 
-def plot_prediction(digit, probabilities: Sequence[float]) -> Figure:
-    """An 8x8 digit and the ten class probabilities a model gives it."""
-    digit, probabilities = _as_array(digit), _as_array(probabilities)
+def plot_prediction(image, probabilities: Sequence[float],
+                    classes: Sequence[str] | None = None,
+                    title: str = "input (8×8)") -> Figure:
+    """An input (an 8x8 digit, or an RGB photo [H, W, 3] with values 0-255)
+    and the class probabilities a model gives it."""
+    image, probabilities = _as_array(image), _as_array(probabilities)
     fig, axes = _figure(1, 2, (6.9, 2.4), width_ratios=[1, 2.2])
-    axes[0, 0].imshow(digit, cmap=DIGIT_CMAP)
+    if image.ndim == 3:
+        axes[0, 0].imshow(image.astype(np.uint8))
+    else:
+        axes[0, 0].imshow(image, cmap=DIGIT_CMAP)
     axes[0, 0].set_axis_off()
-    axes[0, 0].set_title("input (8×8)")
+    axes[0, 0].set_title(title)
     ax = axes[0, 1]
-    classes = np.arange(len(probabilities))
-    ax.bar(classes, probabilities, color=MODEL_COLORS["CNN"])
-    ax.set_xticks(classes)
+    positions = np.arange(len(probabilities))
+    labels = [str(c) for c in (classes if classes is not None
+                                else positions)]
+    ax.bar(positions, probabilities, color=MODEL_COLORS["CNN"])
+    ax.set_xticks(positions, labels,
+                  rotation=45 if max(map(len, labels)) > 2 else 0,
+                  ha="right" if max(map(len, labels)) > 2 else "center")
     ax.set_ylim(0, 1)
     ax.set_xlabel("class")
     ax.set_ylabel("probability")

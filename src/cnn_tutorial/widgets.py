@@ -8,15 +8,19 @@ numbers, colours and weights are the library's own:
 
 * the convolution explorer (chapter 2) gets the worked-example input, the
   kernels and the colour ramps inside its HTML;
-* the draw-a-digit pad (chapter 3) gets the trained digits CNN's layers in
-  its HTML and the weights from ``_static/widgets/digits_cnn.json``, which
-  :func:`export_weights` writes when the page executes.
+* the draw-a-digit pad and the CIFAR-10 explorer (chapter 3) run a trained
+  network from a weights file in ``_static/widgets/`` that
+  :func:`export.export_weights` writes when the page executes (any network
+  built from Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d(1),
+  Flatten and Linear can be exported the same way); the JavaScript forward
+  pass is ``numerics.js``.
 """
 from __future__ import annotations
 
 import base64
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +30,15 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from . import conv, figures
-from .activations import conv_layers
+from . import attribution, conv, figures
 from .data import Split
+from .export import export_weights, read_weights  # noqa: F401 (the API)
 
 WIDGETS_DIR = Path("_static/widgets")   # relative to book/, as pages run
-WEIGHTS_FILE = "digits_cnn.json"
+DIGITS_WEIGHTS = "digits_cnn.bin"
+CIFAR_WEIGHTS = "cifar_cnn.bin"
+CIFAR_SAMPLES = "cifar_samples.bin"     # uint8 [N, 3, 32, 32], raw
+SAMPLES_PER_CLASS = 3
 CONV_RANGES = {"n": (3, conv.EXAMPLE_SIDE), "k": (1, 5), "p": (0, 3),
                "s": (1, 3)}
 DIGIT_SCALE = 16.0   # digits are 0-16 ink counts; the model sees them / 16
@@ -113,55 +120,6 @@ def conv_explorer(start: dict[str, int] | None = None) -> Widget:
         note="Static view: the interactive explorer needs JavaScript.")
 
 
-def layer_specs(model: nn.Module) -> list[dict]:
-    """The model's layers in forward order, as the JS forward pass reads
-    them; weights are named by their ``state_dict`` keys."""
-    specs = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            if module.stride[0] != module.stride[1] or \
-                    module.padding[0] != module.padding[1] or \
-                    module.groups != 1 or module.dilation != (1, 1):
-                raise ValueError(f"{name}: only square, ungrouped, "
-                                 "undilated convolutions are exported")
-            specs.append({"type": "conv2d", "name": name,
-                          "weight": f"{name}.weight", "bias": f"{name}.bias",
-                          "padding": module.padding[0],
-                          "stride": module.stride[0]})
-        elif isinstance(module, nn.MaxPool2d):
-            specs.append({"type": "maxpool", "size": module.kernel_size})
-        elif isinstance(module, nn.ReLU):
-            specs.append({"type": "relu"})
-        elif isinstance(module, nn.Flatten):
-            specs.append({"type": "flatten"})
-        elif isinstance(module, nn.Linear):
-            specs.append({"type": "linear", "weight": f"{name}.weight",
-                          "bias": f"{name}.bias"})
-        elif not list(module.children()):
-            raise ValueError(f"{name}: {type(module).__name__} layers "
-                             "cannot be run by the browser widget")
-    return specs
-
-
-def weights_json(model: nn.Module) -> dict:
-    """``state_dict`` as JSON: each name with its shape and flat values
-    (nine significant digits: float32 exactly)."""
-    return {name: {"shape": list(t.shape),
-                   "values": [float(f"{v:.9g}")
-                              for v in t.detach().flatten().tolist()]}
-            for name, t in model.state_dict().items()}
-
-
-def export_weights(model: nn.Module, folder: str | Path = WIDGETS_DIR
-                   ) -> Path:
-    """Write the model's weights to ``folder/digits_cnn.json`` (the file the
-    digit pad loads); returns its path."""
-    path = Path(folder) / WEIGHTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(weights_json(model), separators=(",", ":")))
-    return path
-
-
 def probabilities(model: nn.Module, pixels: np.ndarray) -> np.ndarray:
     """Class probabilities for digits given on the 0-16 scale ([N, 64] or
     [N, 8, 8]), exactly as the pad feeds them to the network."""
@@ -190,17 +148,18 @@ def preset_digits(model: nn.Module,
     return pixels[chosen].astype(int), [int(labels[i]) for i in chosen]
 
 
-def digit_pad(model: nn.Module, test: Split) -> Widget:
-    """The draw-a-digit pad for ``model`` (its weights exported with
-    :func:`export_weights`), offering one correctly classified test digit
-    per class as a preset."""
+def digit_pad(model: nn.Module, test: Split,
+              folder: str | Path = WIDGETS_DIR) -> Widget:
+    """The draw-a-digit pad for ``model``, offering one correctly
+    classified test digit per class as a preset; writes the weights file
+    the pad loads (float32: exactly the trained model) into ``folder``."""
     pixels, labels = preset_digits(model, test)
+    export_weights(model, Path(folder) / DIGITS_WEIGHTS,
+                   input_shape=(1, 8, 8), scale=DIGIT_SCALE,
+                   classes=[str(d) for d in range(10)], dtype="float32")
     config = {
-        "weights": f"{WIDGETS_DIR.name}/{WEIGHTS_FILE}",  # from _static/
-        "layers": layer_specs(model),
-        "show": {name: f"conv{i}" for i, name in
-                 enumerate(conv_layers(model), start=1)},
-        "scale": DIGIT_SCALE,
+        "weights": f"{WIDGETS_DIR.name}/{DIGITS_WEIGHTS}",  # from _static/
+        "input": [1, 8, 8],
         "presets": [{"label": str(y), "pixels": p.ravel().tolist()}
                     for y, p in zip(labels, pixels)],
         "colors": {"digit": _ramp(figures.DIGIT_CMAP),
@@ -214,3 +173,64 @@ def digit_pad(model: nn.Module, test: Split) -> Widget:
         alt=f"A test digit {labels[0]} and the ten class probabilities the "
             "trained CNN gives it.",
         note="Static view: drawing your own digit needs JavaScript.")
+
+
+def cifar_samples(x: torch.Tensor, y: torch.Tensor,
+                  per_class: int = SAMPLES_PER_CLASS
+                  ) -> tuple[torch.Tensor, list[int]]:
+    """The first ``per_class`` images of each class among uint8 images
+    ``x`` [N, 3, H, W] with labels ``y``, class by class, and their
+    labels."""
+    chosen = []
+    for c in range(int(y.max()) + 1):
+        found = (y == c).nonzero()[:per_class, 0].tolist()
+        if len(found) < per_class:
+            raise ValueError(f"class {c} has {len(found)} images, "
+                             f"{per_class} wanted")
+        chosen += found
+    return x[chosen], [int(y[i]) for i in chosen]
+
+
+def cifar_explorer(model: nn.Module, images: torch.Tensor,
+                   labels: Sequence[int], classes: Sequence[str],
+                   mean: Sequence[float], std: Sequence[float],
+                   folder: str | Path = WIDGETS_DIR) -> Widget:
+    """The CIFAR-10 explorer: ``model`` (a 2-block CNN trained on images
+    standardised with ``mean`` and ``std`` on the 0-1 scale) run in the page
+    on test ``images`` (uint8 [N, 3, 32, 32]) or the reader's photo.
+    Writes its weights (float16) and the images (raw bytes) into
+    ``folder``."""
+    if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (3, 32, 32):
+        raise ValueError("images must be uint8 [N, 3, 32, 32], got "
+                         f"{images.dtype} {tuple(images.shape)}")
+    folder = Path(folder)
+    export_weights(model, folder / CIFAR_WEIGHTS, input_shape=(3, 32, 32),
+                   mean=mean, std=std, classes=classes, dtype="float16")
+    (folder / CIFAR_SAMPLES).write_bytes(images.contiguous().numpy()
+                                         .tobytes())
+    config = {
+        "weights": f"{WIDGETS_DIR.name}/{CIFAR_WEIGHTS}",
+        "samples": f"{WIDGETS_DIR.name}/{CIFAR_SAMPLES}",
+        "input": [3, 32, 32],
+        "labels": [classes[int(c)] for c in labels],
+        "occlusion": {"patch": attribution.OCCLUSION_PATCH,
+                      "stride": attribution.OCCLUSION_STRIDE},
+        "colors": {"maps": _ramp(figures.OUTPUT_CMAP),
+                   "channel": _ramp(figures.PHOTO_CMAP),
+                   "signed": _ramp(figures.SIGNED_CMAP),
+                   "bar": figures.MODEL_COLORS["CNN"],
+                   "window": figures.WINDOW_EDGE},
+    }
+    x = (images[:1].double() / 255 - torch.tensor(mean)[:, None, None]) \
+        / torch.tensor(std)[:, None, None]
+    with torch.no_grad():
+        probs = torch.softmax(model.eval()(x.float()), 1)[0].numpy()
+    fallback = figures.plot_prediction(
+        images[0].permute(1, 2, 0).numpy(), probs, classes,
+        title=f"a test {classes[int(labels[0])]}")
+    return _widget(
+        "cifar-explorer", config, fallback,
+        alt=f"A CIFAR-10 test image of a {classes[int(labels[0])]} and the "
+            "ten class probabilities the trained CNN gives it.",
+        note="Static view: exploring the network layer by layer needs "
+             "JavaScript and the site served over HTTP.")

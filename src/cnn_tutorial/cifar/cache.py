@@ -34,6 +34,19 @@ def weights_file(slug: str) -> str:
     return f"{WEIGHTS_DIR}/{slug}.pt"
 
 
+def round_to_stored(model):
+    """Round ``model``'s floating tensors to float16 in place, as
+    :func:`save_weights` stores them: the pages and the browser explorer
+    run exactly the model that was measured. Returns ``model``."""
+    import torch
+
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+    return model
+
+
 def save_weights(model, path: Path) -> None:
     """Save ``model``'s state_dict with floating tensors as float16."""
     import torch
@@ -170,16 +183,22 @@ def load_test_sample(cache: CifarCache):
     """The cached test images (the first ones of each class), standardised
     as the models saw them: a ``data.Split``, plus their indices in the
     test set."""
-    import torch
-
     from ..data import Split
+
+    saved = load_test_sample_raw(cache)
+    return (normalization(cache).apply(Split(saved["x"], saved["y"])),
+            saved["index"])
+
+
+def load_test_sample_raw(cache: CifarCache) -> dict:
+    """The cached test images as stored: ``x`` (uint8 [N, 3, 32, 32]),
+    ``y`` (labels) and ``index`` (their positions in the test set)."""
+    import torch
 
     if not cache.ok:
         raise FileNotFoundError(
             "the CIFAR-10 cache is not usable: " + "; ".join(cache.problems))
-    saved = torch.load(cache.path("test_sample"), weights_only=True)
-    return (normalization(cache).apply(Split(saved["x"], saved["y"])),
-            saved["index"])
+    return torch.load(cache.path("test_sample"), weights_only=True)
 
 
 def normalization(cache: CifarCache):

@@ -208,12 +208,15 @@ class Trainer:
 
     def run(self, training: Training, seed: int
             ) -> tuple[nn.Module, History]:
+        """Train (or reload) one ladder training; the model comes back with
+        its weights rounded to float16, as the cache stores them, so every
+        number measured from it holds for the committed weights."""
         data = self.data_for(training)
-        return self.train(training.slug, training.slug, training.build(seed),
-                          data.fit, data.val,
-                          self.recipe(RECIPES[training.recipe]), seed,
-                          training.augment, training.as_key(),
-                          training.channels_last)
+        model, history = self.train(
+            training.slug, training.slug, training.build(seed), data.fit,
+            data.val, self.recipe(RECIPES[training.recipe]), seed,
+            training.augment, training.as_key(), training.channels_last)
+        return cache.round_to_stored(model), history
 
 
 def judge(model: nn.Module, test: Split, n_classes: int,
@@ -428,7 +431,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
                     "test_sample"])
     seed0 = {t: trained[t, args.seeds[0]][0] for t in trainings()}
     cnn = seed0[RUNS["CNN"].training]
-    torch.save(cnn.state_dict(), args.out_dir / cache.ARTEFACTS["cnn"])
+    cache.save_weights(cnn, args.out_dir / cache.ARTEFACTS["cnn"])
     for spec in RUNS.values():
         if ("ladder" in spec.groups and spec.name != "CNN"
                 and weights_slug(spec) == spec.slug):
@@ -474,6 +477,9 @@ def run(args: argparse.Namespace, command: str) -> dict:
             "augmentation": "random crop with 4-pixel zero padding + "
                             "horizontal flip, drawn per image",
             "train_metrics_on": f"{len(data.val)} fixed training images",
+            "weights": "rounded to float16 after training, as stored; "
+                       "every ladder number is measured on the rounded "
+                       "model",
         },
         "device": str(trainer.device), "threads": torch.get_num_threads(),
         "torch": torch.__version__,

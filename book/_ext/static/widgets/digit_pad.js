@@ -1,123 +1,19 @@
 // Draw a digit (chapter 3): the chapter's trained digits CNN, run in the
-// page on the weights exported when the book was built. The 32×32 pad is
+// page (numerics.js) on the weights exported when the book was built. The 32×32 pad is
 // reduced to 8×8 the way the scikit-learn digits were made: each cell counts
 // the inked pixels of a 4×4 block (0–16).
 // Test hook: window.cnnTutorial.digitPad.{ready, setPixels, pixels, probabilities, featureMaps}.
 (() => {
   "use strict";
-  const ns = window.cnnTutorial;
+  const ns = window.cnnTutorial, N = ns.numerics;
   const PAD = 32, SIDE = 8, BLOCK = 4, BRUSH = 1.6;
   // Order in which a 4×4 block's pixels are inked to show a count (Bayer dither).
   const DITHER = [0, 10, 2, 8, 5, 15, 7, 13, 1, 11, 3, 9, 4, 14, 6, 12];
 
-  // --- the forward pass: tensors are { c, h, w, data: Float64Array } -------
-  function conv2d(t, weight, bias, pad, stride) {
-    const [f, c, k] = weight.shape, W = weight.values, B = bias.values;
-    if (c !== t.c) throw new Error(`conv expects ${c} channels, got ${t.c}`);
-    const ho = Math.floor((t.h + 2 * pad - k) / stride) + 1, wo = Math.floor((t.w + 2 * pad - k) / stride) + 1;
-    const out = new Float64Array(f * ho * wo);
-    for (let o = 0; o < f; o++) {
-      for (let i = 0; i < ho; i++) {
-        for (let j = 0; j < wo; j++) {
-          let acc = B[o];
-          for (let ch = 0; ch < c; ch++) {
-            for (let m = 0; m < k; m++) {
-              const r = i * stride + m - pad;
-              if (r < 0 || r >= t.h) continue;
-              for (let q = 0; q < k; q++) {
-                const col = j * stride + q - pad;
-                if (col < 0 || col >= t.w) continue;
-                acc += t.data[(ch * t.h + r) * t.w + col] * W[((o * c + ch) * k + m) * k + q];
-              }
-            }
-          }
-          out[(o * ho + i) * wo + j] = acc;
-        }
-      }
-    }
-    return { c: f, h: ho, w: wo, data: out };
-  }
-  function maxpool(t, k) {
-    const ho = Math.floor(t.h / k), wo = Math.floor(t.w / k), out = new Float64Array(t.c * ho * wo);
-    for (let ch = 0; ch < t.c; ch++) {
-      for (let i = 0; i < ho; i++) {
-        for (let j = 0; j < wo; j++) {
-          let best = -Infinity;
-          for (let m = 0; m < k; m++) {
-            for (let q = 0; q < k; q++) best = Math.max(best, t.data[(ch * t.h + i * k + m) * t.w + j * k + q]);
-          }
-          out[(ch * ho + i) * wo + j] = best;
-        }
-      }
-    }
-    return { c: t.c, h: ho, w: wo, data: out };
-  }
-  function linear(t, weight, bias) {
-    const [o, n] = weight.shape;
-    if (n !== t.data.length) throw new Error(`linear expects ${n} inputs, got ${t.data.length}`);
-    const out = new Float64Array(o);
-    for (let r = 0; r < o; r++) {
-      let acc = bias.values[r];
-      for (let c = 0; c < n; c++) acc += weight.values[r * n + c] * t.data[c];
-      out[r] = acc;
-    }
-    return { c: o, h: 1, w: 1, data: out };
-  }
-  function forward(layers, weights, show, pixels, scale) {
-    let t = { c: 1, h: SIDE, w: SIDE, data: Float64Array.from(pixels, (v) => v / scale) };
-    const maps = {};
-    for (const layer of layers) {
-      if (layer.type === "conv2d") {
-        t = conv2d(t, weights[layer.weight], weights[layer.bias], layer.padding, layer.stride);
-        if (show[layer.name]) maps[show[layer.name]] = t;
-      } else if (layer.type === "relu") t = { ...t, data: t.data.map((v) => Math.max(0, v)) };
-      else if (layer.type === "maxpool") t = maxpool(t, layer.size);
-      else if (layer.type === "flatten") t = { c: t.data.length, h: 1, w: 1, data: t.data };
-      else if (layer.type === "linear") t = linear(t, weights[layer.weight], weights[layer.bias]);
-      else throw new Error(`unknown layer type ${layer.type}`);
-    }
-    const top = Math.max(...t.data), e = t.data.map((v) => Math.exp(v - top));
-    const total = e.reduce((a, b) => a + b, 0);
-    return { probabilities: Array.from(e, (v) => v / total), maps };
-  }
-  function checkWeights(weights, layers) {
-    for (const layer of layers) {
-      for (const name of [layer.weight, layer.bias].filter(Boolean)) {
-        const w = weights[name];
-        if (!w) throw new Error(`the weights file has no ${name}`);
-        const size = w.shape.reduce((a, b) => a * b, 1);
-        if (size !== w.values.length) throw new Error(`${name}: shape ${w.shape} but ${w.values.length} values`);
-      }
-    }
-  }
-
-  // --- drawing ---------------------------------------------------------------
-  function paintTiles(canvas, tiles, cols, stops, signed) {
-    // tiles: { c, h, w, data }; one tile per channel, shared scale (as in the chapter's figures)
-    const gap = 1, rows = Math.ceil(tiles.c / cols), tw = tiles.w + gap, th = tiles.h + gap;
-    canvas.width = cols * tw - gap;
-    canvas.height = rows * th - gap;
-    const ctx = canvas.getContext("2d"), img = ctx.createImageData(canvas.width, canvas.height);
-    img.data.fill(255);
-    const vmax = signed ? Math.max(...tiles.data.map(Math.abs)) || 1 : 1;
-    for (let ch = 0; ch < tiles.c; ch++) {
-      const x0 = (ch % cols) * tw, y0 = Math.floor(ch / cols) * th;
-      for (let r = 0; r < tiles.h; r++) {
-        for (let c = 0; c < tiles.w; c++) {
-          const v = tiles.data[(ch * tiles.h + r) * tiles.w + c];
-          const color = ns.rampColor(stops, signed ? (v / vmax + 1) / 2 : v);
-          const at = ((y0 + r) * canvas.width + x0 + c) * 4;
-          img.data.set(color, at);
-        }
-      }
-    }
-    ctx.putImageData(img, 0, 0);
-  }
-
   function mount(root, cfg, fallback) {
     const el = ns.el;
     const bitmap = new Uint8Array(PAD * PAD);
-    let pixels = new Array(SIDE * SIDE).fill(0), weights = null, result = null;
+    let pixels = new Array(SIDE * SIDE).fill(0), model = null, result = null;
     let pen = null, cursor = { x: PAD / 2, y: PAD / 2 }, keyboardPen = false, showCursor = false;
 
     const pad = el("canvas", {
@@ -156,7 +52,7 @@
       presets.append(b);
     });
     const maps = {};
-    const mapBlocks = Object.values(cfg.show).map((name) => {
+    const mapBlocks = ["conv1", "conv2"].map((name) => {
       maps[name] = el("canvas", { class: "cnn-maps", role: "img", "aria-label": `${name} feature maps` });
       return el("div", { class: "cnn-map-block" },
         el("div", { class: "cnn-panel-caption", text: `${name} feature maps (channels in order, row by row), before ReLU: red positive, blue negative, one scale per layer` }),
@@ -227,9 +123,12 @@
     }
     function update() {
       drawPad();
-      paintTiles(input, { c: 1, h: SIDE, w: SIDE, data: pixels.map((v) => v / cfg.scale) }, 1, cfg.colors.digit, false);
-      if (!weights) return;
-      result = forward(cfg.layers, weights, cfg.show, pixels, cfg.scale);
+      ns.paintTiles(input, { c: 1, h: SIDE, w: SIDE, data: pixels.map((v) => v / 16) }, 1, cfg.colors.digit, false, 1);
+      if (!model) return;
+      const run = N.forward(model, N.standardise(model, pixels));
+      result = { probabilities: run.probabilities, maps: {} };
+      // the maps as the captions say: each conv's output, before its ReLU
+      for (const [k, name] of [[1, "conv1"], [2, "conv2"]]) result.maps[name] = run.outputs[N.convOutputIndex(model.layers, k, { afterRelu: false })];
       const p = result.probabilities, best = p.indexOf(Math.max(...p));
       bars.forEach(({ row, fill, value }, d) => {
         fill.style.width = `${(100 * p[d]).toFixed(1)}%`;
@@ -244,7 +143,7 @@
       probs.classList.toggle("cnn-muted", empty);
       for (const [name, canvas] of Object.entries(maps)) {
         const t = result.maps[name];
-        paintTiles(canvas, t, t.w > 4 ? 8 : 16, cfg.colors.signed, true);
+        ns.paintTiles(canvas, t, t.w > 4 ? 8 : 16, cfg.colors.signed, true);
       }
     }
 
@@ -301,23 +200,16 @@
     ns.digitPad = api;
     update();
 
-    const url = new URL(cfg.weights, ns.staticBase);
-    fetch(url)
-      .then((r) => {
-        if (!r.ok) throw new Error(`HTTP ${r.status}`);
-        return r.json();
-      })
-      .then((w) => {
-        checkWeights(w, cfg.layers);
-        weights = w;
+    ns.loadModel(cfg.weights, cfg.input)
+      .then((m) => {
+        model = m;
         fallback.hidden = true;
         status.textContent = "";
         update();
         loaded.resolve(true);
       })
       .catch((err) => {
-        status.textContent = `Could not load the network's weights (${url.pathname}): ${err.message}. `
-          + "Pages opened straight from disk cannot load them; serve the built site (make serve).";
+        status.textContent = ns.loadError(cfg.weights, err);
         loaded.reject(err);
       });
   }

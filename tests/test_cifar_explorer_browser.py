@@ -1,0 +1,297 @@
+"""The CIFAR-10 explorer of chapter 3 in headless Chromium, against the
+cached CNN in PyTorch: probabilities, feature maps, occlusion, receptive
+fields, the reader's photo, the keyboard, and what happens when its files
+or its configuration are broken."""
+import io
+import json
+import re
+import struct
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, has_browser, offline_page
+from PIL import Image
+
+from cnn_tutorial import activations, attribution, widgets
+from cnn_tutorial.cifar.cache import (
+    load_cnn,
+    load_test_sample_raw,
+    normalization,
+    open_cache,
+)
+from cnn_tutorial.data import Split
+
+pytestmark = [pytest.mark.browser, pytest.mark.book]
+reason = has_browser()
+if reason:
+    pytestmark.append(pytest.mark.skip(reason=reason))
+
+PAGE = "book/03_opened_up.html"
+EXPLORER = "window.cnnTutorial.cifarExplorer"
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    """The cached CNN, the explorer's test images and their standardised
+    versions, as PyTorch sees them."""
+    cache = open_cache(ROOT / "book/_static/cifar")
+    assert cache.ok, cache.problems
+    saved = load_test_sample_raw(cache)
+    images, labels = widgets.cifar_samples(saved["x"], saved["y"])
+    x = normalization(cache).apply(Split(images, torch.tensor(labels))).x
+    return load_cnn(cache), images, x
+
+
+def _open(page, server):
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    page.evaluate(f"{EXPLORER}.ready")
+    return page
+
+
+def _show(page, image: torch.Tensor) -> dict:
+    return page.evaluate(f"""u8 => {{
+        const e = {EXPLORER};
+        e.setImage(u8);
+        return {{p: e.probabilities(), conv1: e.featureMaps("conv1"),
+                 conv2: e.featureMaps("conv2")}};
+    }}""", image.flatten().tolist())
+
+
+def test_explorer_runs_the_cached_cnn_exactly(page, server, cifar):
+    model, images, x = cifar
+    chosen = list(range(0, len(images), 4))
+    relu1, relu2 = model.block1[1], model.block2[1]   # after ReLU, pre-pool
+    maps = activations.feature_maps(model, x[chosen], {"c1": relu1,
+                                                       "c2": relu2})
+    with torch.no_grad():
+        expected = model(x[chosen]).softmax(1)
+    _open(page, server)
+    for row, k in enumerate(chosen):
+        shown = _show(page, images[k])
+        np.testing.assert_allclose(shown["p"], expected[row], atol=1e-4)
+        np.testing.assert_allclose(shown["conv1"], maps["c1"][row].flatten(),
+                                   atol=1e-4)
+        np.testing.assert_allclose(shown["conv2"], maps["c2"][row].flatten(),
+                                   atol=1e-4)
+    assert not page.console_errors, page.console_errors
+
+
+def test_occlusion_is_the_librarys(page, server, cifar):
+    model, images, x = cifar
+    _open(page, server)
+    for k in (0, 13):
+        shown = page.evaluate(f"""async u8 => {{
+            const e = {EXPLORER};
+            e.setImage(u8);
+            return await e.occlusion();
+        }}""", images[k].flatten().tolist())
+        with torch.no_grad():
+            target = model(x[k:k + 1]).argmax(1)
+        expected = attribution.occlusion(model, x[k:k + 1], target)[0]
+        np.testing.assert_allclose(shown, expected.flatten(), atol=1e-4)
+        assert expected.abs().max() > 0.01       # not a trivial map
+    assert not page.console_errors, page.console_errors
+
+
+def test_receptive_field_of_a_selected_unit(page, server, cifar):
+    model = cifar[0]
+    _open(page, server)
+    for layer, relu in (("conv1", model.block1[1]),
+                        ("conv2", model.block2[1])):
+        rf = activations.receptive_field(activations.layers_until(model, relu))
+        for i, j in ((0, 0), (7, 9), (15, 15)):
+            shown = page.evaluate(f"""([l, i, j]) => {{
+                {EXPLORER}.select(l, 3, i, j);
+                return {EXPLORER}.selection(); }}""", [layer, i, j])
+            top, left = rf.start + i * rf.jump, rf.start + j * rf.jump
+            assert shown["field"] == {
+                "top": max(0, top), "left": max(0, left),
+                "bottom": min(32, top + rf.size),
+                "right": min(32, left + rf.size)}, (layer, i, j)
+            assert f"{layer} channel 3, row {i}, column {j}" in shown["text"]
+
+
+def test_keyboard_moves_the_unit_and_changes_the_channel(page, server):
+    _open(page, server)
+    grid = page.locator(".cnn-map-grid").nth(1)           # conv2's maps
+    grid.scroll_into_view_if_needed()
+    grid.focus()
+    page.keyboard.press("ArrowRight")                     # from (0, 0)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("PageDown")
+    page.keyboard.press("PageDown")
+    state = page.evaluate(f"{EXPLORER}.selection()")
+    assert (state["layer"], state["channel"], state["i"], state["j"]) == (
+        "conv2", 2, 1, 1)
+    page.keyboard.press("End")
+    assert page.evaluate(f"{EXPLORER}.selection()")["channel"] == 63
+    assert page.locator(".cnn-map-grid").nth(1).locator(
+        ".cnn-selected").inner_text() == "63"
+    # a click selects the map and the unit under the pointer
+    tile = page.locator(".cnn-map-grid").first.locator("canvas").nth(4)
+    box = tile.bounding_box()            # border box; click() offsets from
+    x, y = box["width"] - 4, 4           # the padding box (1 px border)
+    tile.click(position={"x": x, "y": y})
+    state = page.evaluate(f"{EXPLORER}.selection()")
+    assert (state["layer"], state["channel"], state["i"], state["j"]) == (
+        "conv1", 4, int((y + 1) / box["height"] * 32),
+        int((x + 1) / box["width"] * 32))
+    assert state["j"] >= 29 and state["i"] <= 2
+
+
+def test_a_test_image_button_loads_that_image(page, server, cifar):
+    _, images, _ = cifar
+    _open(page, server)
+    page.get_by_role("button", name="Load test image 2 of class cat").click()
+    k = 3 * 3 + 1              # cat is class 3; its images are numbered 1-3
+    assert page.evaluate(f"{EXPLORER}.pixels()") == images[k].flatten() \
+        .tolist()
+    assert "a test cat" in page.locator(".cnn-cifar-ui").inner_text()
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_own_photo_is_cropped_to_its_centre_and_shrunk(page, server):
+    """A 96 x 64 photo: green margins outside the centre square, which is
+    red on the left and blue on the right."""
+    photo = np.zeros((64, 96, 3))
+    photo[:, :16] = photo[:, 80:] = (0, 255, 0)
+    photo[:, 16:48] = (255, 0, 0)
+    photo[:, 48:80] = (0, 0, 255)
+    _open(page, server)
+    page.set_input_files("#cnn-cifar-photo", files=[{
+        "name": "photo.png", "mimeType": "image/png", "buffer": _png(photo)}])
+    page.wait_for_function(f"{EXPLORER}.pixels() && document.querySelector("
+                           "'.cnn-cifar-ui').innerText.includes('your photo')")
+    pixels = np.array(page.evaluate(f"{EXPLORER}.pixels()")).reshape(3, 32, 32)
+    red, green, blue = pixels
+    assert green.max() <= 8, "the margins were not cropped away"
+    assert red[:, :15].min() >= 247 and blue[:, :15].max() <= 8
+    assert blue[:, 17:].min() >= 247 and red[:, 17:].max() <= 8
+    probabilities = page.evaluate(f"{EXPLORER}.probabilities()")
+    assert abs(sum(probabilities) - 1) < 1e-9
+    assert "your photo (96×64, centre square)" in page.locator(
+        ".cnn-cifar-ui").inner_text()
+    # not an image: a message, the current image stays
+    page.set_input_files("#cnn-cifar-photo", files=[{
+        "name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    assert "notes.txt is not an image file" in page.locator(
+        ".cnn-cifar-explorer .cnn-message").inner_text()
+    assert page.evaluate(f"{EXPLORER}.pixels()") == pixels.flatten().tolist()
+    assert not page.console_errors, page.console_errors
+
+
+def test_set_image_rejects_bad_input(page, server):
+    _open(page, server)
+    error = page.evaluate(f"""() => {{
+        try {{ {EXPLORER}.setImage([1, 2, 3]); }}
+        catch (e) {{ return e.message; }} }}""")
+    assert "3072 integers 0–255" in error
+
+
+def _edited_header(raw: bytes, edit) -> bytes:
+    size = struct.unpack("<I", raw[8:12])[0]
+    header = json.loads(raw[12:12 + size])
+    edit(header)
+    text = json.dumps(header).encode()
+    text += b" " * (-(12 + len(text)) % 4)
+    return raw[:8] + struct.pack("<I", len(text)) + text + raw[12 + size:]
+
+
+def _weights(built_book, name: str) -> bytes:
+    return (built_book / "_static/widgets" / name).read_bytes()
+
+
+def _broken(built_book):
+    cifar = _weights(built_book, widgets.CIFAR_WEIGHTS)
+
+    def fewer_channels(header):
+        header["tensors"]["block2.0.weight"]["shape"] = [64, 16, 3, 3]
+
+    return {
+        "missing": (404, b"", "HTTP 404"),
+        "truncated": (200, cifar[:-1000], "truncated"),
+        "not the CIFAR network": (200, _weights(built_book,
+                                                widgets.DIGITS_WEIGHTS),
+                                  "the weights are for 1×8×8 inputs"),
+        "shapes that do not fit": (200, _edited_header(cifar, fewer_channels),
+                                   "expects 16 input channels, the layer "
+                                   "before gives 32"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated",
+                                  "not the CIFAR network",
+                                  "shapes that do not fit"])
+def test_a_broken_weights_file_keeps_the_static_figure(browser, server,
+                                                       built_book, case):
+    status, body, message = _broken(built_book)[case]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = offline_page(context)
+    page.route(f"**/widgets/{widgets.CIFAR_WEIGHTS}",
+               lambda r: r.fulfill(status=status, body=body))
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    failed = page.evaluate(
+        f"{EXPLORER}.ready.then(() => null, e => e.message)")
+    assert failed and message in failed
+    explorer = page.locator(".cnn-cifar-explorer")
+    assert explorer.locator(".cnn-widget-fallback img").is_visible()
+    assert not explorer.locator(".cnn-cifar-ui").is_visible()
+    text = explorer.locator(".cnn-message").inner_text()
+    assert text.startswith("Could not load the network") and message in text
+    assert len(text.splitlines()) == 1
+    # the explorer's hooks answer without throwing; the digit pad still works
+    assert page.evaluate(f"{EXPLORER}.probabilities()") is None
+    page.evaluate("window.cnnTutorial.digitPad.ready")
+    page.get_by_role("button", name="Load a test digit 3").click()
+    assert np.argmax(page.evaluate(
+        "window.cnnTutorial.digitPad.probabilities()")) == 3
+    errors = [e for e in page.console_errors
+              if not e.startswith("Failed to load resource")]
+    assert not errors, errors
+    context.close()
+
+
+def test_a_config_that_does_not_parse_leaves_the_page_working(browser,
+                                                              server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = offline_page(context)
+
+    def corrupt(route):
+        html = route.fetch().text()
+        broken, n = re.subn(r'(class="cnn-widget cnn-cifar-explorer" '
+                            r"data-config=')\{", r"\1{{oops", html)
+        assert n == 1
+        route.fulfill(body=broken, content_type="text/html")
+
+    page.route(f"**/{PAGE}", corrupt)
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    explorer = page.locator(".cnn-cifar-explorer")
+    assert explorer.locator(".cnn-widget-fallback img").is_visible()
+    assert "could not start" in explorer.locator(".cnn-message").inner_text()
+    page.evaluate("window.cnnTutorial.digitPad.ready")
+    page.get_by_role("button", name="Load a test digit 7").click()
+    assert np.argmax(page.evaluate(
+        "window.cnnTutorial.digitPad.probabilities()")) == 7
+    assert not [e for e in page.console_errors
+                if not e.startswith("Failed to load resource")]
+    context.close()
+
+
+def test_opened_from_disk_the_static_figure_stays(browser, built_book):
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((built_book / PAGE).as_uri())
+    page.wait_for_function("document.querySelector('.cnn-cifar-explorer "
+                           ".cnn-message').innerText.includes('disk')")
+    explorer = page.locator(".cnn-cifar-explorer")
+    assert explorer.locator(".cnn-widget-fallback img").is_visible()
+    assert not errors, errors
+    context.close()
