@@ -414,6 +414,57 @@ def ladder_table(cache: CifarCache) -> Markdown:
          "test accuracy", "minutes per run"], rows)
 
 
+def transfer_table(cache: CifarCache) -> Markdown:
+    """Transfer learning: test accuracy on the five target classes (mean
+    and range over the seeds) per number of labels and method."""
+    if not cache.ok or not cache.metrics.get("transfer"):
+        return Markdown(NOT_MEASURED)
+    t, results = cache.metrics["transfer"], report.transfer(cache)
+    n_target = len(t["target_classes"])
+    return markdown_table(
+        ["labelled images per class (in all)", *t["methods"]],
+        [[f"{n} ({fmt_int(n * n_target)})",
+          *(fmt_spread(report.Spread.of(results[n, m]))
+            for m in t["methods"])] for n in t["labels_per_class"]])
+
+
+def transfer_numbers(cache: CifarCache) -> dict[str, str]:
+    """The transfer experiment's settings and results, by glue name (em
+    dashes when the cache has no transfer runs)."""
+    from .cifar.runs import TRANSFER
+
+    if not cache.ok or not cache.metrics.get("transfer"):
+        names = ["transfer_source", "transfer_target", "transfer_source_acc",
+                 "transfer_seeds", "transfer_lr", "transfer_batch"]
+        for n in TRANSFER.labels_per_class:
+            names += [f"transfer_{n}_{key}" for key in (
+                "epochs", "steps", "from", "frozen", "fine_tune")]
+        return dict.fromkeys(names, NOT_MEASURED)
+    t = cache.metrics["transfer"]
+    results = report.transfer(cache)
+    out = {
+        "transfer_source": ", ".join(t["source_classes"]),
+        "transfer_target": ", ".join(t["target_classes"]),
+        "transfer_source_acc": fmt_spread(report.Spread.of(
+            [s["source_test_acc"] for s in t["seeds"]])),
+        "transfer_seeds": str(len(t["seeds"])),
+    }
+    for n in t["labels_per_class"]:
+        recipe = t["recipe"][str(n)]
+        out[f"transfer_{n}_epochs"] = str(recipe["epochs"])
+        out[f"transfer_{n}_steps"] = fmt_int(
+            recipe["epochs"] * -(-n * len(t["target_classes"])
+                                 // recipe["batch_size"]))
+        for method in t["methods"]:
+            key = method.split()[0].replace("-", "_")
+            out[f"transfer_{n}_{key}"] = fmt_pct(
+                report.Spread.of(results[n, method]).mean)
+    first = t["recipe"][str(t["labels_per_class"][0])]
+    out["transfer_lr"] = f"{first['lr']:g}"
+    out["transfer_batch"] = str(first["batch_size"])
+    return out
+
+
 def real_world_table(cache: CifarCache) -> Markdown:
     """The CNN with and without BatchNorm and augmentation: parameters,
     kept epoch, validation and test accuracy."""

@@ -230,7 +230,7 @@ def cifar_explorer(model: nn.Module, images: torch.Tensor,
         title=f"a test {classes[int(labels[0])]}")
     return _widget(
         "cifar-explorer", config, fallback,
-        alt=f"A CIFAR-10 test image of a {classes[int(labels[0])]} and the "
-            "ten class probabilities the trained CNN gives it.",
+        alt=f"A CIFAR-10 test image (class: {classes[int(labels[0])]}) and "
+            "the ten class probabilities the trained CNN gives it.",
         note="Static view: exploring the network layer by layer needs "
              "JavaScript and the site served over HTTP.")

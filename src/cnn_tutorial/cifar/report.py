@@ -136,6 +136,25 @@ def recipe(cache: CifarCache, key: str = "adam") -> dict:
     return cache.metrics["training"]["recipes"][key]
 
 
+def transfer(cache: CifarCache) -> dict[tuple[int, str], list[float]]:
+    """Transfer learning's test accuracies on the target classes, per
+    (labels per class, method), one value per seed (seed order)."""
+    t = cache.metrics["transfer"]
+    if not t:
+        raise ValueError("the cache holds no transfer runs (made with "
+                         "--no-transfer)")
+    seeds = sorted(t["seeds"], key=lambda s: s["seed"])
+    return {(n, method): [s["test_acc"][str(n)][method] for s in seeds]
+            for n in t["labels_per_class"] for method in t["methods"]}
+
+
+def transfer_gain(cache: CifarCache, n: int, a: str, b: str) -> list[float]:
+    """Method ``a`` minus method ``b`` with ``n`` labels per class, seed by
+    seed."""
+    results = transfer(cache)
+    return [x - y for x, y in zip(results[n, a], results[n, b])]
+
+
 def top_confusion(confusion: list[list[int]]) -> tuple[int, int, int]:
     """(count, true class, predicted class) of the largest off-diagonal
     cell."""

@@ -8,91 +8,130 @@
 (() => {
   "use strict";
   const ns = window.cnnTutorial, N = ns.numerics;
-  const SIDE = 32, ZOOM = 5, CHANNELS = ["red", "green", "blue"];
+  const SIDE = 32, ZOOM = 5, DETAIL = 128, CHANNELS = ["R", "G", "B"];
 
   function mount(root, cfg, fallback) {
     const el = ns.el;
     let model = null, samples = null, pixels = null, result = null, source = "";
-    let selected = { layer: "conv1", channel: 0, i: 16, j: 16 };
-    let occlusionRun = null, generation = 0;
+    let selected = null, occlusionRun = null, generation = 0;
+    const { patch, stride } = cfg.occlusion;
 
     // --- the page parts ------------------------------------------------------
     const status = el("p", { class: "cnn-message", role: "status", text: "Loading the trained network…" });
-    const input = el("canvas", { class: "cnn-photo", width: SIDE * ZOOM, height: SIDE * ZOOM, role: "img", "aria-label": "The 32 by 32 input image" });
+    const input = el("canvas", { class: "cnn-photo", width: SIDE * ZOOM, height: SIDE * ZOOM, role: "img", "aria-label": "The 32 by 32 input image; drop a photo here" });
     const inputCaption = el("div", { class: "cnn-panel-caption" });
     const channels = CHANNELS.map((name) => el("canvas", { class: "cnn-channel", role: "img", "aria-label": `${name} channel` }));
     const occlusionCanvas = el("canvas", { class: "cnn-photo", width: SIDE * ZOOM, height: SIDE * ZOOM, role: "img", "aria-label": "Occlusion map" });
-    const occlusionCaption = el("div", { class: "cnn-panel-caption", "aria-live": "polite" });
-    const { patch, stride } = cfg.occlusion;
-    const occlusionHelp = el("p", { class: "cnn-help", text: `Occlusion: each pixel is the mean drop in the predicted class's probability `
-      + `when a grey ${patch}×${patch} square (stride ${stride}) covers it. Red: hiding it lowers the probability; blue: raises it; `
-      + "white: no change (one scale, symmetric around 0)." });
+    const occlusionCaption = el("div", { class: "cnn-panel-caption" });
+    const occlusionHelp = el("p", { class: "cnn-help", text: `Occlusion map: each pixel is the mean drop in the predicted class's probability `
+      + `when a grey ${patch}×${patch} square (stride ${stride}) covers it. Red: hiding it lowers the probability; blue: hiding it raises it; `
+      + "white: no change. One scale per image, symmetric around 0." });
     const probs = el("div", { class: "cnn-probs", role: "list", "aria-label": "Class probabilities" });
     const verdict = el("p", { class: "cnn-verdict", "aria-live": "polite" });
     const bars = [];
 
     const picker = el("input", { type: "file", accept: "image/*", id: "cnn-cifar-photo" });
     const thumbs = el("div", { class: "cnn-thumbs", role: "group", "aria-label": "Test images to load" });
+    const ownScale = el("input", { type: "checkbox", id: "cnn-cifar-own-scale" });
     const layerGrids = {}, layerHelp = el("p", {
       id: "cnn-cifar-help", class: "cnn-help",
-      text: "Click a map, or focus it and use the arrow keys to move the selected unit; Page Up and Page Down change the channel.",
+      text: "Click a map to select it and the unit under the pointer; the selected map is shown enlarged beside (above, on a phone) "
+        + "the maps, where a click picks a unit precisely. By keyboard, focus the maps: the arrow keys move the unit, "
+        + "Page Up and Page Down (or [ and ]) change the channel, Home and End go to the first and last channel.",
     });
+    const unitInput = el("canvas", { class: "cnn-detail", width: DETAIL, height: DETAIL, role: "img", "aria-label": "The input with the selected unit's receptive field" });
+    const unitMap = el("canvas", { class: "cnn-detail cnn-pick", width: DETAIL, height: DETAIL, role: "img", "aria-label": "The selected map, enlarged; click to pick a unit" });
+    const unitMapCaption = el("div", { class: "cnn-panel-caption" });
     const unitText = el("p", { class: "cnn-unit", "aria-live": "polite" });
     const kernelGrid = el("div", { class: "cnn-kernels" });
     const kernelCaption = el("div", { class: "cnn-panel-caption" });
 
-    const panel = (child, caption) => el("div", { class: "cnn-panel" }, child, caption);
+    const panel = (child, ...captions) => el("div", { class: "cnn-panel" }, child, ...captions);
     const channelBlock = el("div", { class: "cnn-panel" },
-      el("div", { class: "cnn-channel-row" }, ...channels.map((c, k) => el("div", { class: "cnn-panel" }, c, el("div", { class: "cnn-panel-caption", text: CHANNELS[k] })))),
-      el("div", { class: "cnn-panel-caption", text: "the three input channels (bright = high)" }));
+      el("div", { class: "cnn-channel-row" }, ...channels.map((c, k) => panel(c, el("div", { class: "cnn-panel-caption", text: CHANNELS[k] })))),
+      el("div", { class: "cnn-panel-caption cnn-narrow", text: "red, green, blue as pixel values 0–255 (bright = high); the network receives each standardised by its mean and spread" }));
+    const unitPanel = el("div", { class: "cnn-unit-panel" },
+      el("div", { class: "cnn-detail-row" },
+        panel(unitInput, el("div", { class: "cnn-panel-caption", text: "receptive field" })),
+        panel(unitMap, unitMapCaption)),
+      unitText, kernelGrid, kernelCaption);
 
     // shown once the network has loaded; until then (or if it cannot load)
     // the static figure and one line of status
     const ui = el("div", { class: "cnn-cifar-ui", hidden: "" },
-      el("div", { class: "cnn-stage" }, panel(input, inputCaption), panel(occlusionCanvas, occlusionCaption), channelBlock),
-      el("div", { class: "cnn-prob-panel cnn-cifar-probs" }, probs, verdict),
+      el("div", { class: "cnn-stage" }, el("div", { class: "cnn-panel cnn-photo-panel" }, input, inputCaption),
+        el("div", { class: "cnn-panel cnn-photo-panel" }, occlusionCanvas, occlusionCaption), channelBlock),
       occlusionHelp,
+      el("div", { class: "cnn-prob-panel cnn-cifar-probs" }, probs, verdict),
       el("div", { class: "cnn-buttons" }, el("label", { for: "cnn-cifar-photo", text: "Your own photo (or drop one on the image): " }), picker),
       el("p", { class: "cnn-help", text: "A photo is cropped to its centre square and shrunk to 32×32 in your browser; it never leaves the page." }),
-      thumbs, layerHelp,
-      ...["conv1", "conv2"].map((name) => {
-        layerGrids[name] = el("div", { class: "cnn-map-grid", tabindex: "0", role: "group", "aria-describedby": "cnn-cifar-help" });
-        return el("div", { class: "cnn-map-block" },
-          el("div", { class: "cnn-panel-caption cnn-map-title" }), layerGrids[name]);
-      }),
-      unitText, el("div", { class: "cnn-panel" }, kernelGrid, kernelCaption));
+      thumbs,
+      el("div", { class: "cnn-explore" },
+        el("div", { class: "cnn-explore-maps" }, layerHelp,
+          el("label", { class: "cnn-check" }, ownScale, el("span", { text: " each map on its own colour scale (shows weak maps; they are then not comparable)" })),
+          ...["conv1", "conv2"].map((name) => {
+            layerGrids[name] = el("div", { class: "cnn-map-grid", tabindex: "0", role: "group", "aria-describedby": "cnn-cifar-help" });
+            return el("div", { class: "cnn-map-block" }, el("div", { class: "cnn-panel-caption cnn-map-title" }), layerGrids[name]);
+          })),
+        unitPanel));
     root.append(status, ui);
 
     // --- drawing ---------------------------------------------------------------
-    function drawInput() {
-      const ctx = input.getContext("2d");
-      ctx.imageSmoothingEnabled = false;
-      const img = ctx.createImageData(SIDE, SIDE), n = SIDE * SIDE;
+    // A photo (uint8, (C, H, W)) on a canvas, `zoom` pixels per pixel, with
+    // the selected unit's receptive field outlined.
+    function drawPhoto(canvas, zoom) {
+      const small = el("canvas", { width: SIDE, height: SIDE }), n = SIDE * SIDE;
+      const img = small.getContext("2d").createImageData(SIDE, SIDE);
       for (let p = 0; p < n; p++) img.data.set([pixels[p], pixels[n + p], pixels[2 * n + p], 255], p * 4);
-      const small = el("canvas", { width: SIDE, height: SIDE });
       small.getContext("2d").putImageData(img, 0, 0);
-      ctx.drawImage(small, 0, 0, SIDE * ZOOM, SIDE * ZOOM);
+      const ctx = canvas.getContext("2d");
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, 0, 0, SIDE * zoom, SIDE * zoom);
       const box = fieldOfSelection();
       if (box) {
         ctx.lineWidth = 3;
         ctx.strokeStyle = cfg.colors.window;
-        ctx.strokeRect(box.left * ZOOM + 1.5, box.top * ZOOM + 1.5, (box.right - box.left) * ZOOM - 3, (box.bottom - box.top) * ZOOM - 3);
+        ctx.strokeRect(box.left * zoom + 1.5, box.top * zoom + 1.5, (box.right - box.left) * zoom - 3, (box.bottom - box.top) * zoom - 3);
       }
+    }
+
+    function drawInput() {
+      drawPhoto(input, ZOOM);
+      const n = SIDE * SIDE;
       channels.forEach((canvas, c) => ns.paintTiles(canvas, { c: 1, h: SIDE, w: SIDE, data: Array.from(pixels.subarray(c * n, (c + 1) * n)) }, 1, cfg.colors.channel, false, 255));
     }
 
-    function mapOf(name) {
-      return result.outputs[N.convOutputIndex(model.layers, name === "conv1" ? 1 : 2)];
+    const convIndex = (name, afterRelu = true) => N.convOutputIndex(model.layers, name === "conv1" ? 1 : 2, { afterRelu });
+    const mapOf = (name) => result.outputs[convIndex(name)];
+    const plane = (t, c) => ({ c: 1, h: t.h, w: t.w, data: t.data.subarray(c * t.h * t.w, (c + 1) * t.h * t.w) });
+    const largest = (values) => values.reduce((a, v) => Math.max(a, v), 0);
+
+    // One map, `scale` canvas pixels per unit, a ring around unit `mark`.
+    function paintMap(canvas, map, vmax, scale, mark) {
+      const small = el("canvas");
+      ns.paintTiles(small, map, 1, cfg.colors.maps, false, vmax || 1);
+      canvas.width = map.w * scale;
+      canvas.height = map.h * scale;
+      const ctx = canvas.getContext("2d");
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+      if (mark) {
+        ctx.lineWidth = Math.max(1, scale / 3);
+        ctx.strokeStyle = cfg.colors.window;
+        const pad = Math.max(1, scale / 4);
+        ctx.strokeRect(mark.j * scale - pad, mark.i * scale - pad, scale + 2 * pad, scale + 2 * pad);
+      }
     }
 
     function drawMaps() {
       for (const [name, grid] of Object.entries(layerGrids)) {
-        const t = mapOf(name), n = t.h * t.w;
-        grid.previousSibling.textContent = `${name}: its ${t.c} maps of ${t.h}×${t.w} after ReLU, channel numbers above. `
-          + "Each map on its own scale: palest 0, darkest its largest value; an all-pale map is 0 everywhere for this image.";
+        const t = mapOf(name), layerMax = largest(t.data);
+        grid.previousSibling.textContent = `${name}: its ${t.c} maps of ${t.h}×${t.w} after the ReLU, channel numbers above; `
+          + (ownScale.checked ? "each map on its own scale, palest 0, darkest that map's largest value"
+            : `one colour scale for the layer, palest 0, darkest ${layerMax.toFixed(2)}`) + ".";
         if (grid.children.length !== t.c) {
           grid.replaceChildren(...Array.from({ length: t.c }, (_, c) => {
-            const canvas = el("canvas", { class: "cnn-map", width: t.w, height: t.h });
+            const canvas = el("canvas", { class: "cnn-map" });
             canvas.addEventListener("click", (e) => {
               const box = canvas.getBoundingClientRect();
               select(name, c, Math.floor(((e.clientY - box.top) / box.height) * t.h), Math.floor(((e.clientX - box.left) / box.width) * t.w));
@@ -102,45 +141,38 @@
           }));
         }
         [...grid.children].forEach((tile, c) => {
-          const plane = { c: 1, h: t.h, w: t.w, data: t.data.subarray(c * n, (c + 1) * n) };
-          let top = 0;
-          for (const v of plane.data) top = Math.max(top, v);
-          ns.paintTiles(tile.querySelector("canvas"), plane, 1, cfg.colors.maps, false, top || 1);
-          const on = selected.layer === name && selected.channel === c;
+          const map = plane(t, c), on = selected.layer === name && selected.channel === c;
+          paintMap(tile.querySelector("canvas"), map, ownScale.checked ? largest(map.data) : layerMax, 4, on ? selected : null);
           tile.classList.toggle("cnn-selected", on);
-          if (on) {
-            const ctx = tile.querySelector("canvas").getContext("2d");
-            ctx.fillStyle = cfg.colors.window;
-            ctx.fillRect(selected.j, selected.i, 1, 1);
-          }
         });
         grid.setAttribute("aria-label", `${name} feature maps; selected: ${selected.layer === name ? `channel ${selected.channel}` : "none"}`);
       }
     }
 
     function fieldOfSelection() {
-      if (!model) return null;
-      const field = N.receptiveField(model.layers, N.convOutputIndex(model.layers, selected.layer === "conv1" ? 1 : 2));
-      return N.fieldBox(field, selected.i, selected.j, SIDE, SIDE);
+      if (!model || !selected) return null;
+      return N.fieldBox(N.receptiveField(model.layers, convIndex(selected.layer)), selected.i, selected.j, SIDE, SIDE);
     }
 
     function drawUnit() {
-      const t = mapOf(selected.layer), box = fieldOfSelection();
-      const value = t.data[(selected.channel * t.h + selected.i) * t.w + selected.j];
+      const t = mapOf(selected.layer), box = fieldOfSelection(), map = plane(t, selected.channel);
+      const value = map.data[selected.i * t.w + selected.j];
+      drawPhoto(unitInput, DETAIL / SIDE);
+      paintMap(unitMap, map, ownScale.checked ? largest(map.data) : largest(t.data), DETAIL / t.w, selected);
+      unitMapCaption.textContent = `${selected.layer}, channel ${selected.channel}`;
       unitText.textContent = `Selected: ${selected.layer} channel ${selected.channel}, row ${selected.i}, column ${selected.j}: `
-        + `${value.toFixed(3)}. It sees input rows ${box.top}–${box.bottom - 1} and columns ${box.left}–${box.right - 1} (outlined on the image).`;
-      const conv = model.layers[N.convOutputIndex(model.layers, selected.layer === "conv1" ? 1 : 2, { afterRelu: false })];
-      const w = model.tensors[conv.weight], [, cin, k] = w.shape;
+        + `${value.toFixed(3)}. It sees input rows ${box.top}–${box.bottom - 1} and columns ${box.left}–${box.right - 1} (outlined).`;
+      const w = model.tensors[model.layers[convIndex(selected.layer, false)].weight], [, cin, k] = w.shape;
       const kernel = w.values.subarray(selected.channel * cin * k * k, (selected.channel + 1) * cin * k * k);
-      let top = 0;
-      for (const v of kernel) top = Math.max(top, Math.abs(v));
+      const top = kernel.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
       kernelGrid.replaceChildren(...Array.from({ length: cin }, (_, c) => {
         const canvas = el("canvas", { class: "cnn-kernel", width: k, height: k });
         ns.paintTiles(canvas, { c: 1, h: k, w: k, data: kernel.subarray(c * k * k, (c + 1) * k * k) }, 1, cfg.colors.signed, true, top);
-        return el("div", { class: "cnn-map-tile" }, el("span", { text: selected.layer === "conv1" ? CHANNELS[c] : String(c) }), canvas);
+        return el("div", { class: "cnn-map-tile" }, el("span", { text: selected.layer === "conv1" ? `from ${CHANNELS[c]}` : String(c) }), canvas);
       }));
-      kernelCaption.textContent = `The ${cin} × ${k}×${k} weights of ${selected.layer} channel ${selected.channel}, one ${k}×${k} kernel per `
-        + `${selected.layer === "conv1" ? "input colour" : "conv1 channel (after pooling)"}: red positive, blue negative, white 0 (largest |w| = ${top.toFixed(3)}).`;
+      kernelCaption.textContent = `Its weights: ${cin} kernels of ${k}×${k}, one per `
+        + `${selected.layer === "conv1" ? "input colour" : "conv1 channel (its pooled map)"}; red positive, blue negative, white 0, `
+        + `one scale (largest |w| = ${top.toFixed(3)}).`;
     }
 
     function drawProbabilities() {
@@ -159,11 +191,10 @@
 
     function drawOcclusion(map) {
       const ctx = occlusionCanvas.getContext("2d");
-      ctx.fillStyle = "#fff";
+      ctx.fillStyle = map ? "#fff" : "#e4e4e4";      // grey while computing
       ctx.fillRect(0, 0, occlusionCanvas.width, occlusionCanvas.height);
       if (!map) return;
-      let top = 0;
-      for (const v of map) top = Math.max(top, Math.abs(v));
+      const top = map.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
       for (let r = 0; r < SIDE; r++) {
         for (let c = 0; c < SIDE; c++) {
           ctx.fillStyle = ns.css(ns.rampColor(cfg.colors.signed, (map[r * SIDE + c] / (top || 1) + 1) / 2));
@@ -172,11 +203,22 @@
       }
     }
 
+    // The strongest conv1 unit of an image: what is selected at first.
+    function strongestUnit() {
+      const t = mapOf("conv1");
+      let best = 0;
+      t.data.forEach((v, k) => { if (v > t.data[best]) best = k; });
+      const c = Math.floor(best / (t.h * t.w)), rest = best % (t.h * t.w);
+      return { layer: "conv1", channel: c, i: Math.floor(rest / t.w), j: rest % t.w };
+    }
+
     // --- computing -------------------------------------------------------------
     function update() {
       drawInput();
       if (!model) return;
       result = N.forward(model, N.standardise(model, pixels));
+      if (!selected) selected = strongestUnit();
+      drawInput();
       drawProbabilities();
       drawMaps();
       drawUnit();
@@ -200,11 +242,11 @@
           if (step.done) {
             run.map = step.value;
             drawOcclusion(step.value);
-            occlusionCaption.textContent = `occlusion for "${name}"`;
+            occlusionCaption.textContent = `occlusion for "${name}" (red: hiding lowers it)`;
             resolve(Array.from(step.value));
             return;
           }
-          occlusionCaption.textContent = `occlusion for "${name}": ${Math.round(100 * step.value)} %…`;
+          occlusionCaption.textContent = `occlusion for "${name}": computing, ${Math.round(100 * step.value)} %`;
           if (performance.now() > until) break;
         }
         setTimeout(slice, 0);
@@ -215,17 +257,27 @@
     function select(layer, channel, i, j) {
       if (!model) return;
       const t = mapOf(layer);
-      const clamp = (v, hi) => Math.min(hi - 1, Math.max(0, Number.isFinite(v) ? v : 0));
+      const clamp = (v, hi) => Math.min(hi - 1, Math.max(0, Number.isFinite(v) ? Math.floor(v) : 0));
       selected = { layer, channel: clamp(channel, t.c), i: clamp(i, t.h), j: clamp(j, t.w) };
       drawInput();
       drawMaps();
       drawUnit();
     }
 
+    ownScale.addEventListener("change", () => { if (result) { drawMaps(); drawUnit(); } });
+    unitMap.addEventListener("click", (e) => {
+      if (!result) return;
+      const box = unitMap.getBoundingClientRect(), t = mapOf(selected.layer);
+      select(selected.layer, selected.channel, Math.floor(((e.clientY - box.top) / box.height) * t.h), Math.floor(((e.clientX - box.left) / box.width) * t.w));
+    });
     for (const [name, grid] of Object.entries(layerGrids)) {
+      // focusing another layer's maps selects its channel 0, at the centre
+      grid.addEventListener("focus", () => {
+        if (result && selected.layer !== name) select(name, 0, mapOf(name).h / 2, mapOf(name).w / 2);
+      });
       grid.addEventListener("keydown", (e) => {
         if (!model) return;
-        const s = selected.layer === name ? { ...selected } : { layer: name, channel: 0, i: 0, j: 0 };
+        const s = { ...selected };
         const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
         if (e.key in moves) { s.i += moves[e.key][0]; s.j += moves[e.key][1]; }
         else if (e.key === "PageDown" || e.key === "]") s.channel += 1;
@@ -258,15 +310,19 @@
       }
     }
     picker.addEventListener("change", () => loadPhoto(picker.files[0]));
-    input.addEventListener("dragover", (e) => e.preventDefault());
+    input.addEventListener("dragover", (e) => { e.preventDefault(); input.classList.add("cnn-drop"); });
+    input.addEventListener("dragleave", () => input.classList.remove("cnn-drop"));
     input.addEventListener("drop", (e) => {
       e.preventDefault();
+      input.classList.remove("cnn-drop");
       loadPhoto(e.dataTransfer.files[0]);
     });
 
-    function setPixels(u8, label) {
+    let thumbButtons = [];
+    function setPixels(u8, label, button = null) {
       pixels = Uint8Array.from(u8);
       source = label;
+      thumbButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
       inputCaption.textContent = `input (32×32): ${source}`;
       update();
     }
@@ -293,10 +349,11 @@
         canvas.getContext("2d").putImageData(img, 0, 0);
         const count = (groups[label] = groups[label] || el("div", { class: "cnn-thumb-group" }, el("span", { text: label }))).children.length;
         const button = el("button", { type: "button", class: "cnn-thumb", "aria-label": `Load test image ${count} of class ${label}` }, canvas);
-        button.addEventListener("click", () => setPixels(image, `a test ${label}`));
+        button.addEventListener("click", () => setPixels(image, `a test ${label}`, button));
         groups[label].append(button);
+        thumbButtons.push(button);
       });
-      thumbs.replaceChildren(el("span", { text: "Test images:" }), ...Object.values(groups));
+      thumbs.replaceChildren(el("span", { class: "cnn-thumbs-title", text: "Test images:" }), ...Object.values(groups));
     }
 
     let loaded;
@@ -339,7 +396,7 @@
       fallback.hidden = true;
       ui.hidden = false;
       status.textContent = "";
-      setPixels(samples.subarray(0, 3 * SIDE * SIDE), `a test ${cfg.labels[0]}`);
+      setPixels(samples.subarray(0, 3 * SIDE * SIDE), `a test ${cfg.labels[0]}`, thumbButtons[0]);
       loaded.resolve(true);
     }).catch((err) => {
       status.textContent = ns.loadError(cfg.weights, err);
