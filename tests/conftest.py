@@ -252,3 +252,17 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     yield offline_page(context)
     context.close()
+
+
+def edited_header(raw: bytes, edit) -> bytes:
+    """A copy of a weights file (cnn_tutorial.export) whose JSON header
+    ``edit(header)`` has changed in place; the values are left as they are."""
+    import json
+    import struct
+
+    size = struct.unpack("<I", raw[8:12])[0]
+    header = json.loads(raw[12:12 + size])
+    edit(header)
+    text = json.dumps(header).encode()
+    text += b" " * (-(12 + len(text)) % 4)
+    return raw[:8] + struct.pack("<I", len(text)) + text + raw[12 + size:]

@@ -3,14 +3,12 @@ cached CNN in PyTorch: probabilities, feature maps, occlusion, receptive
 fields, the reader's photo, the keyboard, and what happens when its files
 or its configuration are broken."""
 import io
-import json
 import re
-import struct
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, has_browser, offline_page
+from conftest import ROOT, edited_header, has_browser, offline_page
 from PIL import Image
 
 from cnn_tutorial import activations, attribution, widgets
@@ -219,15 +217,6 @@ def test_set_image_rejects_bad_input(page, server):
     assert "3072 integers 0–255" in error
 
 
-def _edited_header(raw: bytes, edit) -> bytes:
-    size = struct.unpack("<I", raw[8:12])[0]
-    header = json.loads(raw[12:12 + size])
-    edit(header)
-    text = json.dumps(header).encode()
-    text += b" " * (-(12 + len(text)) % 4)
-    return raw[:8] + struct.pack("<I", len(text)) + text + raw[12 + size:]
-
-
 def _weights(built_book, name: str) -> bytes:
     return (built_book / "_static/widgets" / name).read_bytes()
 
@@ -244,7 +233,7 @@ def _broken(built_book):
         "not the CIFAR network": (200, _weights(built_book,
                                                 widgets.DIGITS_WEIGHTS),
                                   "the weights are for 1×8×8 inputs"),
-        "shapes that do not fit": (200, _edited_header(cifar, fewer_channels),
+        "shapes that do not fit": (200, edited_header(cifar, fewer_channels),
                                    "expects 16 input channels, the layer "
                                    "before gives 32"),
     }

@@ -4,12 +4,12 @@ PyTorch and run `node --test tests/js/` on them."""
 import json
 import os
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import edited_header
 from torch import nn
 
 from cnn_tutorial import activations, attribution, models
@@ -110,18 +110,16 @@ def _damaged(folder: Path) -> dict:
     """Broken copies of a good file, and the error each must raise."""
     _, good = _export("digits", folder)
     raw = good.read_bytes()
-    size = struct.unpack("<I", raw[8:12])[0]
-    header = json.loads(raw[12:12 + size])
-    header["input"]["shape"] = [3, 8, 8]          # conv1 wants 1 channel
-    text = json.dumps(header).encode()
-    text += b" " * (-(12 + len(text)) % 4)
+
+    def three_channels(header):                   # conv1 wants 1 channel
+        header["input"]["shape"] = [3, 8, 8]
+
     cases = {
         "truncated.bin": (raw[:-10], "truncated"),
         "header_cut.bin": (raw[:40], "ends inside its header"),
         "not_weights.bin": (b"<!DOCTYPE html><html></html>",
                             "not a weights file"),
-        "mismatch.bin": (raw[:8] + struct.pack("<I", len(text)) + text
-                         + raw[12 + size:],
+        "mismatch.bin": (edited_header(raw, three_channels),
                          "expects 1 input channels, the layer before gives 3"),
     }
     for name, (data, _) in cases.items():

@@ -234,6 +234,24 @@ def _points(a: float, b: float) -> str:
         "-", "\u2212")
 
 
+def points_range(differences: Sequence[float]) -> str:
+    """Seed-by-seed differences of two accuracies in points: '+1.4' for
+    one seed, '+0.9 to +1.8' for several (signed, lowest first)."""
+    values = sorted(round(100 * d, 1) for d in differences)
+
+    def signed(v: float) -> str:
+        return f"{v:+.1f}".replace("-", "\u2212")
+
+    if values[0] == values[-1]:
+        return signed(values[0])
+    return f"{signed(values[0])} to {signed(values[-1])}"
+
+
+def _count(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(
+        n, str(n))
+
+
 def cifar_numbers(cache: CifarCache) -> dict[str, str]:
     """Every measured CIFAR-10 number the pages print, formatted, by glue
     name; each is an em dash when the cache is absent, so the pages still
@@ -256,6 +274,18 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_bn_vs_both",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
+    steps = {  # each rung against the one before, seed by seed
+        "cifar_step_bn": ("CNN + BatchNorm", "CNN"),
+        "cifar_step_aug": ("CNN + augmentation", "CNN"),
+        "cifar_step_both_bn": ("CNN + BatchNorm + augmentation",
+                               "CNN + BatchNorm"),
+        "cifar_step_gap": ("GAP CNN (conv-heavy)",
+                           "CNN + BatchNorm + augmentation"),
+        "cifar_step_sgd": ("GAP CNN + SGD one-cycle", "GAP CNN (conv-heavy)"),
+        "cifar_step_tta": ("GAP CNN + SGD one-cycle + flip TTA",
+                           "GAP CNN + SGD one-cycle"),
+    }
+    names += list(steps) + ["cifar_seeds"]
     from .cifar.pipeline import FEATURE_MAP_CHANNELS, PATCH_CHANNELS
 
     fixed = {  # what the cached figures show, from the script's settings
@@ -291,6 +321,9 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         return _points(report.spread(cache, a).mean,
                        report.spread(cache, b).mean)
 
+    for key, (a, b) in steps.items():
+        numbers[key] = points_range(report.differences(cache, a, b))
+    numbers["cifar_seeds"] = _count(len(report.values(cache, "CNN")))
     numbers.update({
         "cifar_conv1_cosine": f"{change.cosine.median():.2f}",
         "cifar_conv1_scale": f"{change.scale.median():.1f}",
