@@ -5,10 +5,11 @@ sentence it checks."""
 import pytest
 from conftest import ROOT
 
-from cnn_tutorial import models, params
+from cnn_tutorial import display, models, params
 from cnn_tutorial.cifar import cache as cifar_cache
 from cnn_tutorial.cifar import report
 from cnn_tutorial.cifar.report import always, differences, seed_results
+from cnn_tutorial.cifar.runs import SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +49,20 @@ def test_the_cnn_overfits_by_the_last_epoch(cache):
 def test_the_mlps_loss_rises_while_its_accuracy_rises(cache):
     """Chapter 1: 'its validation loss is lowest at epoch ... and then
     rises, while its validation accuracy keeps rising, so the epoch it
-    keeps ... has one of its worst validation losses'."""
+    keeps ... has one of its three worst validation losses' (seed 0, the
+    curves drawn); 'with every seed the validation loss is lowest by epoch
+    ..., and the epoch kept comes at least ... epochs later, with a higher
+    loss and a higher accuracy'."""
+    numbers = display.cifar_numbers(cache)
     for mlp in seed_results(cache, "MLP"):
         lowest, kept = report.lowest_loss_epoch(mlp), mlp["best_epoch"]
         loss, acc = mlp["val_loss"], mlp["val_acc"]
-        assert kept > lowest
+        assert lowest <= int(numbers["cifar_mlp_loss_epoch_latest"])
+        assert kept - lowest >= int(numbers["cifar_mlp_kept_after"]) > 0
         assert acc[kept - 1] > acc[lowest - 1]
-        assert loss[kept - 1] >= sorted(loss)[-3]   # among the 3 worst
+        assert loss[kept - 1] > loss[lowest - 1]
+        if mlp["seed"] == 0:
+            assert loss[kept - 1] >= sorted(loss)[-3]   # among the 3 worst
 
 
 def test_permuting_pixels_costs_the_cnn_not_the_mlp(cache):
@@ -73,19 +81,64 @@ def test_the_scrambled_cnn_falls_below_the_mlp(cache):
 
 
 def test_real_world_tools_on_cifar(cache):
-    """Chapter 3, the ladder: 'BatchNorm alone and BatchNorm with
-    augmentation differ by ... points'; 'Augmentation alone hardly moves the
-    test accuracy'; the train-validation gap shrinks; BatchNorm helps."""
-    tie = differences(cache, "CNN + BatchNorm + augmentation",
-                      "CNN + BatchNorm")
-    assert max(map(abs, tie)) < 0.01
-    assert max(map(abs, differences(cache, "CNN + augmentation",
-                                    "CNN"))) < 0.01
-    assert always(cache, "CNN + BatchNorm", "CNN", margin=0.01)
+    """Chapter 3, the ladder: 'Every change helped with every seed';
+    BatchNorm and augmentation 'each bring about a point or two', 'together
+    hardly more than BatchNorm alone'; the train-validation gap shrinks
+    with augmentation."""
+    steps = {name: report.differences(cache, a, b)
+             for name, (a, b) in display.LADDER_STEPS.items()}
+    assert all(min(v) > 0 for v in steps.values()), steps
+    for name in ("cifar_step_bn", "cifar_step_aug"):
+        assert 0 < min(steps[name]) and max(steps[name]) < 0.02, name
+    assert max(steps["cifar_step_both_bn"]) < 0.01
     for plain, aug in zip(seed_results(cache, "CNN"),
                           seed_results(cache, "CNN + augmentation")):
         assert report.last_epoch_gap(plain) > 0.10
         assert report.last_epoch_gap(aug) < 0.05
+
+
+def test_the_summary_of_the_ladder(cache):
+    """Chapter 3, summary: BatchNorm and augmentation 'gain the tutorial's
+    CNN at most about two points'; 'a better training recipe and flip
+    test-time augmentation about three more'."""
+    tools = differences(cache, "CNN + BatchNorm + augmentation", "CNN")
+    assert 0 < min(tools) and max(tools) < 0.025
+    recipe_and_flip = differences(
+        cache, "GAP CNN + SGD one-cycle + flip TTA", "GAP CNN (conv-heavy)")
+    assert all(0.025 < d < 0.035 for d in recipe_and_flip)
+
+
+def test_rung_f_was_still_improving(cache):
+    """Chapter 3: rung f's 'validation accuracy was still rising steeply in
+    the last epochs'."""
+    for result in seed_results(cache, "GAP CNN + SGD one-cycle"):
+        val = result["val_acc"]
+        assert val[-1] == max(val) and val[-1] - val[-4] > 0.02
+
+
+def test_transfer_as_the_prose_reads_it(cache):
+    """Chapter 3, 'Transfer learning, measured': fine-tuning beats training
+    from scratch with every seed, by more with 50 labels than with 500, and
+    with 50 labels is about as good as from scratch with 500; the frozen
+    backbone is no better than from scratch with 50 labels (the seeds
+    disagree), far behind with 500, and gains less from ten times the
+    labels."""
+    t = report.transfer(cache)
+    assert len(t[50, "from scratch"]) == len(SEEDS)
+    gain = {n: report.transfer_gain(cache, n, "fine-tune everything",
+                                    "from scratch") for n in (50, 500)}
+    assert min(gain[50]) > 0 and min(gain[500]) > 0
+    assert all(a > b for a, b in zip(gain[50], gain[500]))
+    assert all(abs(a - b) < 0.02 for a, b in zip(
+        t[50, "fine-tune everything"], t[500, "from scratch"]))
+    frozen = {n: report.transfer_gain(cache, n, "frozen backbone, new head",
+                                      "from scratch") for n in (50, 500)}
+    assert min(frozen[50]) < 0 < max(frozen[50])
+    assert max(frozen[500]) < -0.05
+    for method_more, scratch_more in zip(
+            *([b - a for a, b in zip(t[50, m], t[500, m])]
+              for m in ("frozen backbone, new head", "from scratch"))):
+        assert method_more < scratch_more / 2
 
 
 def test_the_ladder_climbs_where_the_prose_says(cache):
@@ -127,11 +180,11 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
     and Grad-CAM maps keep less resemblance than SmoothGrad's, and
     integrated gradients' the most; Grad-CAM already loses it when only
     the output layer is randomised; deleting the pixels integrated
-    gradients or occlusion rank highest costs at least three times as much
-    as random pixels, the gradient's and SmoothGrad's only a little more,
+    gradients or occlusion rank highest costs far more than random pixels,
+    the gradient's and SmoothGrad's about as much (within the glued margin),
     Grad-CAM's less; integrated gradients are complete to well under 1 %
     in the median."""
-    from cnn_tutorial.display import ROBUST
+    from cnn_tutorial.display import ROBUST, WEAK
 
     for seed in cache.metrics["attribution"]["seeds"]:
         m = seed["methods"]
@@ -142,9 +195,10 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
         assert abs(m["Grad-CAM"]["randomisation"][0]) < 0.1
         d = {k: v["deletion"] for k, v in m.items()}
         for k in ("integrated gradients", "occlusion"):
-            assert d[k]["top"] > 3 * d[k]["random"], k
-        for k in ("gradient", "SmoothGrad"):
-            assert 0 < d[k]["top"] - d[k]["random"] < 0.1, k
+            assert d[k]["top"] - d[k]["random"] > 0.25, k
+        for k in WEAK:
+            assert abs(d[k]["top"] - d[k]["random"]) <= float(
+                display.attribution_numbers(cache)["attr_del_near"]), k
         assert d["Grad-CAM"]["top"] < d["Grad-CAM"]["random"]
     median, within = report.completeness(cache)
     assert median < 0.005 and within > 0.9

@@ -3,6 +3,7 @@ cached CIFAR-10 results, as IPython output (matplotlib figures render
 through the PNG formatter that ``figures.use_book_style`` registers)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from statistics import mean
 
@@ -109,6 +110,8 @@ def attribution_table(cache: CifarCache) -> Markdown:
 # The methods whose maps the prose says lose their resemblance to the
 # trained model's when the model is randomised (tests check every seed).
 ROBUST = ("gradient", "occlusion", "Grad-CAM")
+# methods whose top pixels cost about what random ones do (chapter 3b)
+WEAK = ("gradient", "SmoothGrad")
 
 
 def attribution_numbers(cache: CifarCache) -> dict[str, str]:
@@ -127,7 +130,7 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
     names = ["attr_images", "attr_seeds", "attr_rho_small", "attr_mean_prob",
              "attr_rho_gradient", "attr_rho_smoothgrad", "attr_rho_ig",
              "attr_del_ig", "attr_del_occlusion", "attr_del_random",
-             "attr_ig_median", "attr_ig_within"]
+             "attr_ig_median", "attr_ig_within", "attr_del_near"]
     if not cache.ok:
         return {**numbers, **dict.fromkeys(names, NOT_MEASURED)}
     a = cache.metrics["attribution"]
@@ -150,6 +153,9 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
             f"{mean(s['true_class_prob'] for s in a['seeds']):.2f}",
         "attr_ig_median": fmt_pct(median, 2),
         "attr_ig_within": fmt_pct(within, 0),
+        # rounded up, so that "within" stays true
+        "attr_del_near":
+            f"{math.ceil(100 * report.deletion_gap(cache, WEAK)) / 100:.2f}",
     })
     return numbers
 
@@ -234,6 +240,20 @@ def _points(a: float, b: float) -> str:
         "-", "\u2212")
 
 
+# each change of the ladder against the rung it modifies (chapter 3)
+LADDER_STEPS = {
+    "cifar_step_bn": ("CNN + BatchNorm", "CNN"),
+    "cifar_step_aug": ("CNN + augmentation", "CNN"),
+    "cifar_step_both_bn": ("CNN + BatchNorm + augmentation",
+                           "CNN + BatchNorm"),
+    "cifar_step_gap": ("GAP CNN (conv-heavy)",
+                       "CNN + BatchNorm + augmentation"),
+    "cifar_step_sgd": ("GAP CNN + SGD one-cycle", "GAP CNN (conv-heavy)"),
+    "cifar_step_tta": ("GAP CNN + SGD one-cycle + flip TTA",
+                       "GAP CNN + SGD one-cycle"),
+}
+
+
 def points_range(differences: Sequence[float]) -> str:
     """Seed-by-seed differences of two accuracies in points: '+1.4' for
     one seed, '+0.9 to +1.8' for several (signed, lowest first)."""
@@ -274,18 +294,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_bn_vs_both",
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
-    steps = {  # each rung against the one before, seed by seed
-        "cifar_step_bn": ("CNN + BatchNorm", "CNN"),
-        "cifar_step_aug": ("CNN + augmentation", "CNN"),
-        "cifar_step_both_bn": ("CNN + BatchNorm + augmentation",
-                               "CNN + BatchNorm"),
-        "cifar_step_gap": ("GAP CNN (conv-heavy)",
-                           "CNN + BatchNorm + augmentation"),
-        "cifar_step_sgd": ("GAP CNN + SGD one-cycle", "GAP CNN (conv-heavy)"),
-        "cifar_step_tta": ("GAP CNN + SGD one-cycle + flip TTA",
-                           "GAP CNN + SGD one-cycle"),
-    }
-    names += list(steps) + ["cifar_seeds"]
+    names += [*LADDER_STEPS, "cifar_seeds", "cifar_mlp_loss_epoch_latest",
+              "cifar_mlp_kept_after"]
     from .cifar.pipeline import FEATURE_MAP_CHANNELS, PATCH_CHANNELS
 
     fixed = {  # what the cached figures show, from the script's settings
@@ -321,9 +331,15 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
         return _points(report.spread(cache, a).mean,
                        report.spread(cache, b).mean)
 
-    for key, (a, b) in steps.items():
+    for key, (a, b) in LADDER_STEPS.items():
         numbers[key] = points_range(report.differences(cache, a, b))
-    numbers["cifar_seeds"] = _count(len(report.values(cache, "CNN")))
+    mlps = report.seed_results(cache, "MLP")
+    numbers["cifar_mlp_loss_epoch_latest"] = str(max(
+        map(report.lowest_loss_epoch, mlps)))
+    numbers["cifar_mlp_kept_after"] = str(min(
+        m["best_epoch"] - report.lowest_loss_epoch(m) for m in mlps))
+    n_seeds = len(report.values(cache, "CNN"))
+    numbers["cifar_seeds"] = f"{_count(n_seeds)} seed{'s' * (n_seeds > 1)}"
     numbers.update({
         "cifar_conv1_cosine": f"{change.cosine.median():.2f}",
         "cifar_conv1_scale": f"{change.scale.median():.1f}",
@@ -432,19 +448,21 @@ REAL_WORLD_RUNS = ("CNN", "CNN + BatchNorm", "CNN + augmentation",
 def ladder_table(cache: CifarCache) -> Markdown:
     """The CIFAR-10 ladder: each rung's parameters, multiply-adds per test
     image (flip test-time augmentation runs the network twice), test
-    accuracy (mean and range over the seeds) and minutes of training."""
+    accuracy (mean and range over the seeds) and minutes of training (the
+    fastest seed's: the others shared the machine at times, which only
+    slows a run down)."""
     if not cache.ok:
         return Markdown(NOT_MEASURED)
     rows = []
     for row, run in zip(report.ladder(cache), group("ladder")):
         macs = row.macs * (2 if run.flip_tta else 1)
         minutes = ("as above" if run.flip_tta else
-                   f"{row.minutes.mean:.0f}")
+                   f"{row.minutes.low:.0f}")
         rows.append([row.rung, row.name, fmt_int(row.params),
                      fmt_int(macs), fmt_spread(row.test_acc), minutes])
     return markdown_table(
         ["rung", "model", "parameters", "multiply-adds per image",
-         "test accuracy", "minutes per run"], rows)
+         "test accuracy", "minutes per run (fastest seed)"], rows)
 
 
 def transfer_table(cache: CifarCache) -> Markdown:
@@ -468,10 +486,13 @@ def transfer_numbers(cache: CifarCache) -> dict[str, str]:
 
     if not cache.ok or not cache.metrics.get("transfer"):
         names = ["transfer_source", "transfer_target", "transfer_source_acc",
-                 "transfer_seeds", "transfer_lr", "transfer_batch"]
+                 "transfer_seeds", "transfer_lr", "transfer_batch",
+                 "transfer_from_more_labels", "transfer_frozen_more_labels",
+                 "transfer_test_images"]
         for n in TRANSFER.labels_per_class:
             names += [f"transfer_{n}_{key}" for key in (
-                "epochs", "steps", "from", "frozen", "fine_tune")]
+                "epochs", "steps", "from", "frozen", "fine_tune",
+                "fine_gain", "frozen_gain")]
         return dict.fromkeys(names, NOT_MEASURED)
     t = cache.metrics["transfer"]
     results = report.transfer(cache)
@@ -480,7 +501,8 @@ def transfer_numbers(cache: CifarCache) -> dict[str, str]:
         "transfer_target": ", ".join(t["target_classes"]),
         "transfer_source_acc": fmt_spread(report.Spread.of(
             [s["source_test_acc"] for s in t["seeds"]])),
-        "transfer_seeds": str(len(t["seeds"])),
+        "transfer_seeds": f"{_count(len(t['seeds']))} seed"
+                          f"{'s' * (len(t['seeds']) > 1)}",
     }
     for n in t["labels_per_class"]:
         recipe = t["recipe"][str(n)]
@@ -492,6 +514,20 @@ def transfer_numbers(cache: CifarCache) -> dict[str, str]:
             key = method.split()[0].replace("-", "_")
             out[f"transfer_{n}_{key}"] = fmt_pct(
                 report.Spread.of(results[n, method]).mean)
+        out[f"transfer_{n}_fine_gain"] = points_range(report.transfer_gain(
+            cache, n, "fine-tune everything", "from scratch"))
+        out[f"transfer_{n}_frozen_gain"] = points_range(report.transfer_gain(
+            cache, n, "frozen backbone, new head", "from scratch"))
+    few, many = t["labels_per_class"][0], t["labels_per_class"][-1]
+    for key, method in (("from", "from scratch"),
+                        ("frozen", "frozen backbone, new head")):
+        out[f"transfer_{key}_more_labels"] = points_range(
+            [b - a for a, b in zip(results[few, method],
+                                   results[many, method])])
+    d = cache.metrics["data"]
+    out["transfer_test_images"] = fmt_int(round(
+        d["test_size"] * len(t["target_classes"]) / len(cache.metrics[
+            "classes"])))
     first = t["recipe"][str(t["labels_per_class"][0])]
     out["transfer_lr"] = f"{first['lr']:g}"
     out["transfer_batch"] = str(first["batch_size"])
