@@ -69,7 +69,8 @@ def test_permuting_pixels_costs_the_cnn_not_the_mlp(cache):
     """Chapter 1, 'Locality, measured on CIFAR-10': the MLP's accuracy
     changes by about a point; the CNN loses many points."""
     mlp_change = differences(cache, "MLP, permuted pixels", "MLP")
-    assert max(map(abs, mlp_change)) < 0.015
+    bound = float(display.cifar_numbers(cache)["cifar_perm_mlp_max"]) / 100
+    assert max(map(abs, mlp_change)) <= bound < 0.015
     assert always(cache, "CNN", "CNN, permuted pixels", margin=0.10)
 
 
@@ -108,14 +109,6 @@ def test_the_summary_of_the_ladder(cache):
     assert all(0.025 < d < 0.035 for d in recipe_and_flip)
 
 
-def test_rung_f_was_still_improving(cache):
-    """Chapter 3: rung f's 'validation accuracy was still rising steeply in
-    the last epochs'."""
-    for result in seed_results(cache, "GAP CNN + SGD one-cycle"):
-        val = result["val_acc"]
-        assert val[-1] == max(val) and val[-1] - val[-4] > 0.02
-
-
 def test_transfer_as_the_prose_reads_it(cache):
     """Chapter 3, 'Transfer learning, measured': fine-tuning beats training
     from scratch with every seed, by more with 50 labels than with 500, and
@@ -129,7 +122,7 @@ def test_transfer_as_the_prose_reads_it(cache):
                                     "from scratch") for n in (50, 500)}
     assert min(gain[50]) > 0 and min(gain[500]) > 0
     assert all(a > b for a, b in zip(gain[50], gain[500]))
-    assert all(abs(a - b) < 0.02 for a, b in zip(
+    assert all(abs(a - b) < 0.02 for a, b in zip(  # "within two points"
         t[50, "fine-tune everything"], t[500, "from scratch"]))
     frozen = {n: report.transfer_gain(cache, n, "frozen backbone, new head",
                                       "from scratch") for n in (50, 500)}
@@ -186,9 +179,11 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
     in the median."""
     from cnn_tutorial.display import ROBUST, WEAK
 
+    numbers = display.attribution_numbers(cache)
     for seed in cache.metrics["attribution"]["seeds"]:
         m = seed["methods"]
         robust = max(abs(m[k]["randomisation"][-1]) for k in ROBUST)
+        assert robust <= float(numbers["attr_rho_small"])
         assert robust < m["SmoothGrad"]["randomisation"][-1]
         assert m["SmoothGrad"]["randomisation"][-1] < \
             m["integrated gradients"]["randomisation"][-1]
@@ -198,7 +193,7 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
             assert d[k]["top"] - d[k]["random"] > 0.25, k
         for k in WEAK:
             assert abs(d[k]["top"] - d[k]["random"]) <= float(
-                display.attribution_numbers(cache)["attr_del_near"]), k
+                numbers["attr_del_near"]), k
         assert d["Grad-CAM"]["top"] < d["Grad-CAM"]["random"]
     median, within = report.completeness(cache)
     assert median < 0.005 and within > 0.9

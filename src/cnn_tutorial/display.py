@@ -141,7 +141,10 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
         "attr_images": fmt_int(a["images"]),
         "attr_seeds": "seed " + seeds[0] if len(seeds) == 1 else
         "seeds " + ", ".join(seeds[:-1]) + " and " + seeds[-1],
-        "attr_rho_small": f"{max(abs(checks[m].rho_all) for m in ROBUST):.2f}",
+        # the largest |rho| of any seed: "|rho| <= ..." holds for each
+        "attr_rho_small": _round_up(max(
+            abs(s["methods"][m]["randomisation"][-1])
+            for s in a["seeds"] for m in ROBUST), 2),
         "attr_rho_gradient": f"{checks['gradient'].rho_all:.2f}",
         "attr_rho_smoothgrad": f"{checks['SmoothGrad'].rho_all:.2f}",
         "attr_rho_ig": f"{checks['integrated gradients'].rho_all:.2f}",
@@ -154,8 +157,7 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
         "attr_ig_median": fmt_pct(median, 2),
         "attr_ig_within": fmt_pct(within, 0),
         # rounded up, so that "within" stays true
-        "attr_del_near":
-            f"{math.ceil(100 * report.deletion_gap(cache, WEAK)) / 100:.2f}",
+        "attr_del_near": _round_up(report.deletion_gap(cache, WEAK), 2),
     })
     return numbers
 
@@ -267,6 +269,13 @@ def points_range(differences: Sequence[float]) -> str:
     return f"{signed(values[0])} to {signed(values[-1])}"
 
 
+def _round_up(x: float, digits: int) -> str:
+    """``x`` rounded up to ``digits`` decimals, so that a bound the text
+    states ("at most ...") holds for the unrounded value."""
+    scale = 10 ** digits
+    return f"{math.ceil(x * scale - 1e-9) / scale:.{digits}f}"
+
+
 def _count(n: int) -> str:
     return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(
         n, str(n))
@@ -295,7 +304,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_perm_cnn_drop", "cifar_cnn_wins_classes",
               "cifar_size_ratio"]
     names += [*LADDER_STEPS, "cifar_seeds", "cifar_mlp_loss_epoch_latest",
-              "cifar_mlp_kept_after"]
+              "cifar_mlp_kept_after", "cifar_perm_mlp_max"]
     from .cifar.pipeline import FEATURE_MAP_CHANNELS, PATCH_CHANNELS
 
     fixed = {  # what the cached figures show, from the script's settings
@@ -333,6 +342,8 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
 
     for key, (a, b) in LADDER_STEPS.items():
         numbers[key] = points_range(report.differences(cache, a, b))
+    numbers["cifar_perm_mlp_max"] = _round_up(100 * max(map(abs, (
+        report.differences(cache, "MLP, permuted pixels", "MLP")))), 1)
     mlps = report.seed_results(cache, "MLP")
     numbers["cifar_mlp_loss_epoch_latest"] = str(max(
         map(report.lowest_loss_epoch, mlps)))

@@ -1,0 +1,50 @@
+"""The committed CIFAR-10 models, re-evaluated on the shared test images:
+each cached model scores what metrics.json says it scored."""
+import pytest
+from conftest import ROOT
+
+from cnn_tutorial.cifar import cache as cifar_cache
+from cnn_tutorial.cifar import report
+from cnn_tutorial.cifar.data import classes_subset
+from cnn_tutorial.cifar.runs import RUNS, TRANSFER, group
+from cnn_tutorial.data import cifar10_images
+from cnn_tutorial.train import evaluate
+
+SHARED = ROOT.parent / "shared/data/cifar10-jpeg.tar.gz"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cached():
+    if not SHARED.is_file():
+        pytest.skip(f"the shared CIFAR-10 copy is not here ({SHARED})")
+    opened = cifar_cache.open_cache(ROOT / cifar_cache.CACHE_DIR)
+    assert opened.ok, opened.problems
+    images, _ = cifar10_images(SHARED)
+    test = cifar_cache.normalization(opened).apply(images.test)
+    return opened, test
+
+
+def test_every_cached_ladder_model_scores_its_recorded_accuracy(cached):
+    """Within 0.5 point of metrics.json (exactly, on the machine that made
+    the cache: every model was measured as stored, in float16)."""
+    opened, test = cached
+    for run in group("ladder"):
+        if run.name != "CNN" and RUNS[run.name].training == \
+                RUNS["CNN"].training:
+            continue
+        model = cifar_cache.load_model(opened, run.name)
+        _, acc = evaluate(model, test, flip=run.flip_tta)
+        recorded = report.seed0(opened, run.name)["test_acc"]
+        assert acc == pytest.approx(recorded, abs=0.005), run.name
+
+
+def test_the_cached_transfer_backbone_scores_its_recorded_accuracy(cached):
+    opened, test = cached
+    backbone = cifar_cache.load_model(opened, "transfer")
+    source = classes_subset(test, list(TRANSFER.source))
+    _, acc = evaluate(backbone, source)
+    seed0 = next(s for s in opened.metrics["transfer"]["seeds"]
+                 if s["seed"] == 0)
+    assert acc == pytest.approx(seed0["source_test_acc"], abs=0.005)
