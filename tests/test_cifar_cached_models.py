@@ -1,12 +1,13 @@
 """The committed CIFAR-10 models, re-evaluated on the shared test images:
 each cached model scores what metrics.json says it scored."""
 import pytest
+import torch
 from conftest import ROOT
 
 from cnn_tutorial.cifar import cache as cifar_cache
 from cnn_tutorial.cifar import report
 from cnn_tutorial.cifar.data import classes_subset
-from cnn_tutorial.cifar.runs import RUNS, TRANSFER, group
+from cnn_tutorial.cifar.runs import TRANSFER, group
 from cnn_tutorial.data import cifar10_images
 from cnn_tutorial.train import evaluate
 
@@ -28,14 +29,16 @@ def cached():
 
 def test_every_cached_ladder_model_scores_its_recorded_accuracy(cached):
     """Within 0.5 point of metrics.json (exactly, on the machine that made
-    the cache: every model was measured as stored, in float16)."""
+    the cache: every model was measured as stored, in float16). The flip
+    test-time augmentation rung shares its weights with the rung before."""
     opened, test = cached
     for run in group("ladder"):
-        if run.name != "CNN" and RUNS[run.name].training == \
-                RUNS["CNN"].training:
+        if run.flip_tta:   # the same weights as the rung before it
             continue
         model = cifar_cache.load_model(opened, run.name)
-        _, acc = evaluate(model, test, flip=run.flip_tta)
+        # channels-last: faster on CPU; it may differ in the last bits,
+        # well within the 0.5 point allowed
+        _, acc = evaluate(model.to(memory_format=torch.channels_last), test)
         recorded = report.seed0(opened, run.name)["test_acc"]
         assert acc == pytest.approx(recorded, abs=0.005), run.name
 

@@ -162,18 +162,24 @@ def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
 @pytest.mark.slow
 def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
                                              capsys):
+    """Repeated for seed 0 alone (enough to show the reuse, and half the
+    checks and figures to redo)."""
     out = cache.parent / "again"
+    args = [*ARGS[:ARGS.index("--seeds") + 1], "0",
+            *ARGS[ARGS.index("--seeds") + 1 + len(SEEDS):]]
     code = pipeline.main(["--images", str(archive), "--out-dir", str(out),
-                          "--work-dir", str(cache.parent / "runs"), *ARGS])
+                          "--work-dir", str(cache.parent / "runs"), *args])
     assert code == 0
     printed = capsys.readouterr().out
     transfer_runs = 1 + 2 * len(TRANSFER.methods)
-    assert printed.count("reusing") == len(SEEDS) * (
-        len(trainings()) + transfer_runs)
+    assert printed.count("reusing") == len(trainings()) + transfer_runs
     assert ": training " not in printed
     again = json.loads((out / "metrics.json").read_text())
-    assert again["runs"] == metrics["runs"]
-    assert again["transfer"] == metrics["transfer"]
+    for name, run in metrics["runs"].items():
+        assert again["runs"][name]["seeds"] == [
+            s for s in run["seeds"] if s["seed"] == 0], name
+    assert again["transfer"]["seeds"] == [
+        s for s in metrics["transfer"]["seeds"] if s["seed"] == 0]
 
 
 @pytest.mark.slow
