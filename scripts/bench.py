@@ -237,6 +237,20 @@ def bench_widgets(model: torch.nn.Module) -> dict:
     return out
 
 
+def widget_lines(w: dict) -> list[str]:
+    """What :func:`bench_widgets` measured, as printed."""
+    lines = [f"widgets: {w['execution_s']} s added to the pages, "
+             f"{w['javascript_kib']} KiB of JavaScript; digits weights "
+             f"{w['digits_weights_kb']} kB, one forward pass "
+             f"{w['digits_forward_ms']} ms (node)"]
+    if "cifar_forward_ms" in w:
+        lines.append(f"CIFAR explorer: weights {w['cifar_weights_kb']} kB, "
+                     f"test images {w['cifar_samples_kb']} kB, one forward "
+                     f"pass {w['cifar_forward_ms']} ms, a whole occlusion "
+                     f"map {w['cifar_occlusion_s']} s (node)")
+    return lines
+
+
 def budgets(results: dict) -> list[Budget]:
     cnn = results["training"]["CNN"]
     out = [
@@ -323,9 +337,7 @@ def main(argv: list[str] | None = None) -> int:
               f"only), {name}: {seconds:.1f} s")
     if "widgets" in results:
         w = results["widgets"]
-        print(f"widgets: {w['execution_s']} s added to the pages, "
-              f"{w['javascript_kib']} KiB of JavaScript, weights "
-              f"{w['weights_kib']} KiB")
+        print("\n".join(widget_lines(w)))
     print()
     for b in checks:
         print(b.row())

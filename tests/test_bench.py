@@ -78,3 +78,5 @@ def test_widget_budgets_judge_the_measured_widgets(trained_cnn):
     assert 0 < measured["cifar_forward_ms"] < measured["cifar_occlusion_s"] \
         * 1000
     assert measured["javascript_kib"] > 30        # the five scripts exist
+    printed = "\n".join(bench.widget_lines(measured))
+    assert f"one forward pass {measured['cifar_forward_ms']} ms" in printed
