@@ -258,7 +258,6 @@ def test_no_serious_accessibility_violations(browser, server, path, scheme):
     if path == PAD_PAGE:
         page.evaluate("window.cnnTutorial.digitPad.ready")
         page.evaluate("window.cnnTutorial.cifarExplorer.ready")
-        page.evaluate("window.cnnTutorial.cifarExplorer.occlusion()")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
