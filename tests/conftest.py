@@ -187,6 +187,14 @@ def has_browser() -> str | None:
     return None
 
 
+def browser_marks() -> list:
+    """``pytestmark`` of a browser test module: its markers, and a skip
+    with the reason when no browser can run here."""
+    marks = [pytest.mark.browser, pytest.mark.book]
+    reason = has_browser()
+    return marks + ([pytest.mark.skip(reason=reason)] if reason else [])
+
+
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu",
     "--disable-dev-shm-usage", "--disable-background-networking",

@@ -3,12 +3,9 @@ driven by Playwright; no browser is downloaded)."""
 from pathlib import Path
 
 import pytest
-from conftest import CHAPTER_FILES, SITE_PAGES, TOC_FILES, has_browser
+from conftest import CHAPTER_FILES, SITE_PAGES, TOC_FILES, browser_marks
 
-pytestmark = [pytest.mark.browser, pytest.mark.book]
-reason = has_browser()
-if reason:
-    pytestmark.append(pytest.mark.skip(reason=reason))
+pytestmark = browser_marks()
 
 PAGES = SITE_PAGES
 MATH_PAGES = [f"{f}.html" for f in TOC_FILES[:1] + CHAPTER_FILES]

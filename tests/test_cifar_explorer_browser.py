@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, edited_header, has_browser, offline_page
+from conftest import ROOT, browser_marks, edited_header, offline_page
 from PIL import Image
 
 from cnn_tutorial import activations, attribution, widgets
@@ -20,10 +20,7 @@ from cnn_tutorial.cifar.cache import (
 )
 from cnn_tutorial.data import Split
 
-pytestmark = [pytest.mark.browser, pytest.mark.book]
-reason = has_browser()
-if reason:
-    pytestmark.append(pytest.mark.skip(reason=reason))
+pytestmark = browser_marks()
 
 PAGE = "book/03_opened_up.html"
 EXPLORER = "window.cnnTutorial.cifarExplorer"

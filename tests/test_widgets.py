@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnn_tutorial import conv, models, widgets
+from cnn_tutorial.data import Normalization
 from cnn_tutorial.export import read_weights
 
 
@@ -90,9 +91,9 @@ def test_cifar_explorer_writes_what_it_loads(tmp_path):
     model = models.cifar_cnn(seed=0)
     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     classes = [f"class {i}" for i in range(10)]
+    norm = Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     widget = widgets.cifar_explorer(model, images, [3, 3, 7, 7], classes,
-                                    (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
-                                    folder=tmp_path)
+                                    norm, folder=tmp_path)
     parser = _Parts()
     parser.feed(widget._repr_html_())
     config = json.loads(parser.tags[0][1]["data-config"])
@@ -103,7 +104,7 @@ def test_cifar_explorer_writes_what_it_loads(tmp_path):
     assert header["classes"] == classes and header["dtype"] == "float16"
     with pytest.raises(ValueError, match="uint8"):
         widgets.cifar_explorer(model, images.float(), [0] * 4, classes,
-                               (0.5,) * 3, (0.25,) * 3, folder=tmp_path)
+                               norm, folder=tmp_path)
 
 
 def test_probabilities_are_the_models_softmax_on_the_16_scale(digits):

@@ -8,15 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import AXE, SITE_PAGES, has_browser, offline_page
+from conftest import AXE, SITE_PAGES, browser_marks, offline_page
 
 from cnn_tutorial import activations, conv, data, models, widgets
 from cnn_tutorial.export import read_weights
 
-pytestmark = [pytest.mark.browser, pytest.mark.book]
-reason = has_browser()
-if reason:
-    pytestmark.append(pytest.mark.skip(reason=reason))
+pytestmark = browser_marks()
 
 CONV_PAGE = "book/02_convolution.html"
 PAD_PAGE = "book/03_opened_up.html"

@@ -293,12 +293,13 @@ def sanity_checks(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
                 for _, m in stages],
             "deletion": vars(deletion(model, x, target, maps)),
         }
+    rows = torch.arange(len(x))
     with torch.no_grad():
-        rows = torch.arange(len(x))
-        change = (model(x) - model(torch.zeros_like(x)))[rows, target]
-        out["true_class_prob"] = model(x).softmax(1)[rows, target].mean()\
-            .item()
+        logits = model(x)
+    out["true_class_prob"] = logits.softmax(1)[rows, target].mean().item()
     if "integrated gradients" in methods:
+        with torch.no_grad():
+            change = (logits - model(torch.zeros_like(x)))[rows, target]
         _, delta = IntegratedGradients(model).attribute(
             x, baselines=torch.zeros_like(x), target=target,
             n_steps=COMPLETENESS_STEPS, return_convergence_delta=True,

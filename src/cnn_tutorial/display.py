@@ -142,9 +142,8 @@ def attribution_numbers(cache: CifarCache) -> dict[str, str]:
         "attr_seeds": "seed " + seeds[0] if len(seeds) == 1 else
         "seeds " + ", ".join(seeds[:-1]) + " and " + seeds[-1],
         # the largest |rho| of any seed: "|rho| <= ..." holds for each
-        "attr_rho_small": _round_up(max(
-            abs(s["methods"][m]["randomisation"][-1])
-            for s in a["seeds"] for m in ROBUST), 2),
+        "attr_rho_small": _round_up(report.randomised_rho_max(cache, ROBUST),
+                                    2),
         "attr_rho_gradient": f"{checks['gradient'].rho_all:.2f}",
         "attr_rho_smoothgrad": f"{checks['SmoothGrad'].rho_all:.2f}",
         "attr_rho_ig": f"{checks['integrated gradients'].rho_all:.2f}",
@@ -206,10 +205,9 @@ def cifar_explorer(cache: CifarCache, folder=widgets.WIDGETS_DIR
                         "warning above).*")
     saved = load_test_sample_raw(cache)
     images, labels = widgets.cifar_samples(saved["x"], saved["y"])
-    norm = normalization(cache)
     return widgets.cifar_explorer(load_cnn(cache), images, labels,
-                                  cache.metrics["classes"], norm.mean,
-                                  norm.std, folder)
+                                  cache.metrics["classes"],
+                                  normalization(cache), folder)
 
 
 def verdict_table(cache: CifarCache) -> Markdown:

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from . import attribution, conv, figures
-from .data import Split
+from .data import Normalization, Split
 from .export import export_weights, read_weights  # noqa: F401 (the API)
 
 WIDGETS_DIR = Path("_static/widgets")   # relative to book/, as pages run
@@ -193,11 +193,11 @@ def cifar_samples(x: torch.Tensor, y: torch.Tensor,
 
 def cifar_explorer(model: nn.Module, images: torch.Tensor,
                    labels: Sequence[int], classes: Sequence[str],
-                   mean: Sequence[float], std: Sequence[float],
+                   norm: Normalization,
                    folder: str | Path = WIDGETS_DIR) -> Widget:
     """The CIFAR-10 explorer: ``model`` (a 2-block CNN trained on images
-    standardised with ``mean`` and ``std`` on the 0-1 scale) run in the page
-    on test ``images`` (uint8 [N, 3, 32, 32]) or the reader's photo.
+    standardised with ``norm``) run in the page on test ``images`` (uint8
+    [N, 3, 32, 32]) or the reader's photo.
     Writes its weights (float16) and the images (raw bytes) into
     ``folder``."""
     if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (3, 32, 32):
@@ -205,7 +205,8 @@ def cifar_explorer(model: nn.Module, images: torch.Tensor,
                          f"{images.dtype} {tuple(images.shape)}")
     folder = Path(folder)
     export_weights(model, folder / CIFAR_WEIGHTS, input_shape=(3, 32, 32),
-                   mean=mean, std=std, classes=classes, dtype="float16")
+                   mean=norm.mean, std=norm.std, classes=classes,
+                   dtype="float16")
     (folder / CIFAR_SAMPLES).write_bytes(images.contiguous().numpy()
                                          .tobytes())
     config = {
@@ -221,10 +222,9 @@ def cifar_explorer(model: nn.Module, images: torch.Tensor,
                    "bar": figures.MODEL_COLORS["CNN"],
                    "window": figures.WINDOW_EDGE},
     }
-    x = (images[:1].double() / 255 - torch.tensor(mean)[:, None, None]) \
-        / torch.tensor(std)[:, None, None]
+    x = norm.apply(Split(images[:1], torch.tensor(labels[:1]))).x
     with torch.no_grad():
-        probs = torch.softmax(model.eval()(x.float()), 1)[0].numpy()
+        probs = torch.softmax(model.eval()(x), 1)[0].numpy()
     fallback = figures.plot_prediction(
         images[0].permute(1, 2, 0).numpy(), probs, classes,
         title=f"a test {classes[int(labels[0])]}")

@@ -214,11 +214,12 @@
 
     // --- computing -------------------------------------------------------------
     function update() {
-      drawInput();
+      if (model) {
+        result = N.forward(model, N.standardise(model, pixels));
+        if (!selected) selected = strongestUnit();
+      }
+      drawInput();              // with the selected unit's field, if any
       if (!model) return;
-      result = N.forward(model, N.standardise(model, pixels));
-      if (!selected) selected = strongestUnit();
-      drawInput();
       drawProbabilities();
       drawMaps();
       drawUnit();
