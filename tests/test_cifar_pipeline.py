@@ -14,7 +14,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from cnn_tutorial import data, models, params
 from cnn_tutorial.cifar import cache as cifar_cache
 from cnn_tutorial.cifar import pipeline, report
-from cnn_tutorial.cifar.runs import RUNS, TRANSFER, group, trainings
+from cnn_tutorial.cifar.runs import (
+    RUNS,
+    SEARCH,
+    TRANSFER,
+    group,
+    trainings,
+    weights_slug,
+)
 from cnn_tutorial.train import evaluate
 
 SEEDS = ["0", "1"]
@@ -66,7 +73,8 @@ def test_script_writes_every_artefact_and_a_verifying_manifest(cache,
         f"--work-dir {cache.parent / 'runs'} " + " ".join(ARGS))
     assert manifest["dataset"] == {archive.name:
                                    cifar_cache.sha256(archive)}
-    weights = {f"weights/{run.slug}.pt" for run in group("ladder")[1:-1]}
+    weights = {f"weights/{run.slug}.pt" for run in group("ladder")[1:]
+               if weights_slug(run) == run.slug}
     assert weights | {"weights/transfer.pt"} <= set(manifest["artefacts"])
     opened = cifar_cache.open_cache(cache)
     assert opened.ok, opened.problems
@@ -147,7 +155,8 @@ def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
         assert not model.training
         assert all(t.half().float().equal(t) for t in
                    model.state_dict().values() if t.is_floating_point())
-        _, acc = evaluate(model, test_split, flip=run.flip_tta)
+        _, acc = evaluate(model, test_split, flip=run.flip_tta,
+                          shift=run.shift_tta)
         assert acc == report.seed0(opened, run.name)["test_acc"], run
     backbone = cifar_cache.load_model(opened, "transfer")
     assert backbone.head[-1].out_features == len(TRANSFER.source)
@@ -172,7 +181,9 @@ def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
     assert code == 0
     printed = capsys.readouterr().out
     transfer_runs = 1 + 2 * len(TRANSFER.methods)
-    assert printed.count("reusing") == len(trainings()) + transfer_runs
+    probes = sum(map(len, SEARCH.values()))
+    assert printed.count("reusing") == (len(trainings()) + probes
+                                        + transfer_runs)
     assert ": training " not in printed
     again = json.loads((out / "metrics.json").read_text())
     for name, run in metrics["runs"].items():
@@ -180,6 +191,61 @@ def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
             s for s in run["seeds"] if s["seed"] == 0], name
     assert again["transfer"]["seeds"] == [
         s for s in metrics["transfer"]["seeds"] if s["seed"] == 0]
+
+
+@pytest.mark.slow
+def test_the_search_records_each_probe_on_the_validation_split(metrics):
+    for slug, probes in SEARCH.items():
+        search = metrics["search"][slug]
+        assert (search["seed"], search["split"]) == (0, "validation")
+        run = next(r for r in metrics["runs"].values() if r["slug"] == slug)
+        seed0 = run["seeds"][0]
+        assert search["base"]["val_acc"] == seed0["val_acc"][
+            seed0["best_epoch"] - 1]
+        assert [p["change"] for p in search["probes"]] == [
+            {k: v for k, v in vars(probe).items()
+             if getattr(RUNS[run_name(slug)].training, k) != v}
+            for probe in probes]
+        assert all(0 <= p["val_acc"] <= 1 for p in search["probes"])
+
+
+def run_name(slug):
+    return next(r.name for r in RUNS.values() if r.slug == slug)
+
+
+@pytest.mark.slow
+def test_one_run_is_retrained_alone_and_the_rest_kept(archive, cache,
+                                                       metrics, tmp_path):
+    import shutil
+
+    copy = tmp_path / "cache"
+    shutil.copytree(cache, copy)
+    args = ["--images", str(archive), "--out-dir", str(copy), "--work-dir",
+            str(cache.parent / "runs"), *ARGS]
+    args[args.index("--epochs") + 1] = "2"
+    assert pipeline.main([*args, "--runs", "cnn"]) == 0
+    again = json.loads((copy / "metrics.json").read_text())
+    assert list(again["runs"]) == list(metrics["runs"])
+    for name, run in again["runs"].items():
+        if name == "CNN":
+            assert run["epochs"] == 2
+            assert all(len(s["val_acc"]) == 2 for s in run["seeds"])
+        else:
+            assert run == metrics["runs"][name], name
+    assert again["transfer"] == metrics["transfer"]
+    opened = cifar_cache.open_cache(copy)
+    assert opened.ok, opened.problems
+    assert opened.command.endswith("--runs cnn")
+    # the retrained CNN's weights are new, every other file is as it was
+    changed = {name for name in cifar_cache.artefact_files(copy)
+               if (copy / name).read_bytes() != (cache / name).read_bytes()}
+    assert changed == {"cnn_cifar10.pt", "metrics.json"}
+
+
+def test_runs_take_only_known_slugs(capsys):
+    with pytest.raises(SystemExit):
+        pipeline.parse_args(["--runs", "resnet"])
+    assert "invalid choice: 'resnet'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -102,3 +102,53 @@ def test_permuted_twin_reads_permuted_pixels_as_the_original_reads_real():
         assert not torch.allclose(twin(x), before, atol=1e-3)
     with pytest.raises(ValueError, match="16 positions"):
         models.permuted_twin(mlp, perm[:16])
+
+
+def test_patch_whitening_decorrelates_2x2_patches():
+    # correlated colour channels: the whitened patches' covariance is the
+    # identity in the kept directions, and each filter comes with its
+    # negative
+    torch.manual_seed(0)
+    base = torch.randn(200, 1, 16, 16)
+    images = torch.cat([base, 0.5 * base + 0.1 * torch.randn_like(base),
+                        torch.randn(200, 1, 16, 16)], 1)
+    filters = models.patch_whitening(images, out_channels=24)
+    assert filters.shape == (24, 3, 2, 2)
+    assert torch.equal(filters[12:], -filters[:12])
+    out = torch.nn.functional.conv2d(images, filters[:12])
+    flat = out.permute(0, 2, 3, 1).reshape(-1, 12)
+    covariance = flat.T @ flat / len(flat)
+    off_diagonal = covariance - torch.diag(covariance.diag())
+    assert off_diagonal.abs().max() < 1e-4
+    # eps = 5e-4 shrinks the weakest direction's variance a little below 1
+    assert ((covariance.diag() > 0.9) & (covariance.diag() <= 1)).all()
+
+
+def test_patch_whitening_refuses_impossible_widths():
+    with pytest.raises(ValueError, match="even and at most 24"):
+        models.patch_whitening(torch.randn(4, 3, 8, 8), out_channels=26)
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        models.patch_whitening(torch.randn(3, 8, 8))
+
+
+def test_whitened_cnn_size_shapes_and_frozen_parts():
+    model = models.cifar_whitened_cnn(seed=0)
+    assert params.count_params(model) <= 300_000
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    trainable = {name for name, p in model.named_parameters()
+                 if p.requires_grad}
+    assert "stem.0.weight" not in trainable and "stem.0.bias" in trainable
+    # BatchNorm keeps its scale at 1 and learns only its shift
+    assert not any(name.endswith("2.weight") and "features" in name
+                   and name in trainable for name in trainable)
+    bn = model.features[0][2]
+    assert isinstance(bn, torch.nn.BatchNorm2d)
+    assert not bn.weight.requires_grad and bn.bias.requires_grad
+    with pytest.raises(ValueError, match="activation must be one of"):
+        models.WhitenedCNN(activation="tanh")
+
+
+def test_dirac_conv_starts_as_the_identity_on_its_input_channels():
+    conv = models.DiracConv(4, 6)
+    x = torch.randn(2, 4, 5, 5)
+    assert torch.allclose(conv(x)[:, :4], x)

@@ -71,3 +71,70 @@ def test_forgetting_eval_uses_batch_statistics(digits):
     assert not model.training
     assert all(torch.equal(v, model.state_dict()[k])
                for k, v in before.items())
+
+
+def test_the_triangle_schedule_rises_then_falls_as_stated():
+    model = torch.nn.Linear(2, 2)
+    recipe = train.Recipe(lr=1.5, optimizer="sgd-nesterov",
+                          schedule="triangle")
+    optimizer, scheduler = recipe.build(model, 100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.2 * 1.5)
+    assert max(rates) == pytest.approx(1.5, rel=0.02)
+    assert rates.index(max(rates)) == 23
+    assert rates[-1] == pytest.approx(1.5 * (0.07 + 0.93 / 77), rel=1e-6)
+
+
+def test_biases_get_the_scaled_rate_and_divided_weight_decay():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    recipe = train.Recipe(lr=0.1, optimizer="sgd-nesterov",
+                          weight_decay=1e-3, bias_lr_scale=64)
+    optimizer, _ = recipe.build(model, 10)
+    biases, others = optimizer.param_groups
+    assert {id(p) for p in biases["params"]} == {
+        id(model[0].bias), id(model[1].bias)}
+    assert biases["lr"] == pytest.approx(6.4)
+    assert biases["weight_decay"] == pytest.approx(1e-3 / 64)
+    assert others["lr"] == 0.1 and others["weight_decay"] == 1e-3
+
+
+def test_lookahead_ends_on_the_average_and_pulls_weights_back():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1, bias=False)
+    start = model.weight.detach().clone()
+    average = train.Lookahead(model, total_steps=10, every=5)
+    for step in range(1, 11):
+        with torch.no_grad():
+            model.weight.add_(1.0)           # an "optimiser step"
+        average.step()
+        if step == 5:
+            # decay 0.95**5 * (5/10)**3: the weights move back toward start
+            decay = 0.95 ** 5 * 0.5 ** 3
+            expected = start + (1 - decay) * 5
+            assert torch.allclose(model.weight, expected)
+    # after the last step the weights are the average's
+    assert torch.equal(model.weight, average.average[0])
+
+
+def test_six_view_tta_averages_flips_and_one_pixel_shifts():
+    class Probe(torch.nn.Module):
+        """Logits = the top-left pixel: which view is which is visible."""
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return x[:, :, 0, 0]
+
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    out = train.predict(Probe(), x, flip=True, shift=True)
+    # views: x -> 0, flipped -> 3; up-left shift (reflect) -> x[1,1] = 5,
+    # its flip -> x[1,2] = 6; down-right shift -> x[1,1] = 5, flip -> 6
+    assert out.item() == pytest.approx(0.5 * (0 + 3) / 2
+                                       + 0.25 * (5 + 6) / 2 * 2)
+    with pytest.raises(ValueError, match="flip=True"):
+        train.predict(Probe(), x, shift=True)

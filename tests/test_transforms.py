@@ -80,3 +80,18 @@ def test_crop_flip_is_a_padded_crop_with_optional_flip_per_image():
                for o, i in zip(unpadded, x))
     with pytest.raises(ValueError, match="padding"):
         transforms.crop_flip(padding=-1)
+
+
+def test_crop_flip_can_mirror_the_edges_instead_of_padding_zeros():
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).reshape(2, 3, 6, 6)
+    out = transforms.crop_flip(2, seed=0, mode="reflect")(x)
+    padded = torch.nn.functional.pad(x, (2,) * 4, mode="reflect")
+    # every image is some 6x6 window of its mirrored padding, maybe flipped
+    for i in range(2):
+        windows = [padded[i, :, r:r + 6, c:c + 6] for r in range(5)
+                   for c in range(5)]
+        assert any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(-1))
+                   for w in windows)
+    assert (out != 0).all()              # no zero padding came in
+    with pytest.raises(ValueError, match="mode must be"):
+        transforms.crop_flip(2, mode="wrap")

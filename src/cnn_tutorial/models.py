@@ -252,3 +252,127 @@ def cifar_gap_cnn(seed: int = 0, n_classes: int = 10) -> GapCNN:
     298 k parameters), initialised from ``seed``."""
     torch.manual_seed(seed)
     return GapCNN(3, (32, 64, 128), n_classes)
+
+
+def patch_whitening(images: torch.Tensor, out_channels: int = 24,
+                    kernel: int = 2, eps: float = 5e-4) -> torch.Tensor:
+    """Filters that whiten ``kernel`` x ``kernel`` patches of ``images``
+    ([N, C, H, W]): the covariance's eigenvectors scaled by 1/sqrt(eigenvalue
+    + eps), the ``out_channels // 2`` strongest, each with its negative (so a
+    ReLU-like activation after them loses no sign). Shape [out_channels, C,
+    kernel, kernel]."""
+    if images.dim() != 4:
+        raise ValueError(
+            f"images must be [N, C, H, W], got {tuple(images.shape)}")
+    c = images.shape[1]
+    n_dirs = c * kernel * kernel
+    if out_channels % 2 or not 2 <= out_channels <= 2 * n_dirs:
+        raise ValueError(f"out_channels must be even and at most {2 * n_dirs}"
+                         f" for {c}-channel {kernel}x{kernel} patches, got "
+                         f"{out_channels}")
+    patches = (images.double().unfold(2, kernel, 1).unfold(3, kernel, 1)
+               .permute(0, 2, 3, 1, 4, 5).reshape(-1, n_dirs))
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+    order = eigenvalues.argsort(descending=True)[:out_channels // 2]
+    filters = (eigenvectors[:, order].T
+               / torch.sqrt(eigenvalues[order] + eps)[:, None])
+    filters = filters.reshape(-1, c, kernel, kernel).float()
+    return torch.cat([filters, -filters])
+
+
+class FrozenScaleBatchNorm(nn.BatchNorm2d):
+    """BatchNorm whose scale stays 1 (only the shift is learned), with the
+    running statistics following the batches closely (momentum 0.4)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, eps=1e-12, momentum=0.4)
+        self.weight.requires_grad_(False)
+
+
+class DiracConv(nn.Conv2d):
+    """A 3x3 convolution (padding 1, no bias) initialised so that its first
+    ``in_channels`` filters pass their input channel through unchanged."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(c_in, c_out, 3, padding=1, bias=False)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            nn.init.dirac_(self.weight[:min(self.in_channels,
+                                            self.out_channels)])
+
+
+class Scale(nn.Module):
+    """Multiply by a constant (no parameters)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": lambda: nn.GELU(approximate="tanh")}
+
+
+class WhitenedCNN(nn.Module):
+    """The fast CIFAR-10 network of the ladder's top, after Keller Jordan's
+    airbench: a fixed 2x2 patch-whitening stem (no padding: 32x32 -> 31x31),
+    then one block per width -- conv, 2x2 max pool, BatchNorm, activation,
+    conv, BatchNorm, activation (31 -> 15 -> 7 -> 3) -- and a head that
+    takes each channel's maximum and maps it linearly to class scores,
+    scaled by 1/9. Call :meth:`whiten` with training images before
+    training; the stem is never trained (its bias is)."""
+
+    def __init__(self, widths: Sequence[int] = (32, 64, 128),
+                 activation: str = "gelu", stem_width: int = 24,
+                 n_classes: int = 10) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {list(ACTIVATIONS)},"
+                             f" got {activation!r}")
+        if not widths or min(widths) < 1 or n_classes < 1:
+            raise ValueError(f"widths and n_classes must be >= 1, got "
+                             f"{tuple(widths)}, {n_classes}")
+        act = ACTIVATIONS[activation]
+        self.stem = nn.Sequential(nn.Conv2d(3, stem_width, 2), act())
+        self.stem[0].weight.requires_grad_(False)
+        blocks = []
+        for c_in, c_out in zip([stem_width, *widths[:-1]], widths):
+            blocks.append(nn.Sequential(
+                DiracConv(c_in, c_out), nn.MaxPool2d(2),
+                FrozenScaleBatchNorm(c_out), act(),
+                DiracConv(c_out, c_out), FrozenScaleBatchNorm(c_out), act()))
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+                                  nn.Linear(widths[-1], n_classes, bias=False),
+                                  Scale(1 / 9))
+
+    @torch.no_grad()
+    def whiten(self, images: torch.Tensor) -> WhitenedCNN:
+        """Set the stem's filters from ``images`` (standardised training
+        images); returns the model."""
+        conv = self.stem[0]
+        conv.weight.copy_(patch_whitening(images, conv.out_channels))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"WhitenedCNN expects [N, 3, H, W] input, got "
+                             f"{tuple(x.shape)}")
+        return self.head(self.features(self.stem(x)))
+
+
+def cifar_whitened_cnn(seed: int = 0, activation: str = "gelu",
+                       n_classes: int = 10) -> WhitenedCNN:
+    """The ladder's whitened CIFAR-10 network (widths 32/64/128, about
+    295 k parameters), initialised from ``seed`` (whiten it before
+    training)."""
+    torch.manual_seed(seed)
+    return WhitenedCNN((32, 64, 128), activation, n_classes=n_classes)

@@ -19,7 +19,10 @@ from torch import nn
 from .data import Split
 
 OPTIMIZERS = ("adam", "sgd-nesterov")
-SCHEDULES = ("constant", "cosine", "one-cycle")
+SCHEDULES = ("constant", "cosine", "one-cycle", "triangle")
+# airbench's schedule: from 0.2 x lr up to lr over the first 23 % of the
+# steps, then down to 0.07 x lr, both in a straight line
+TRIANGLE = {"start": 0.2, "peak_at": 0.23, "end": 0.07}
 
 
 def set_seed(seed: int) -> None:
@@ -35,7 +38,11 @@ class Recipe:
     and loss. ``Recipe()`` is Adam at a constant 1e-3 with plain
     cross-entropy; ``schedule="cosine"`` decays the rate to 0 along a cosine,
     ``"one-cycle"`` ramps it up for the first quarter of the steps and then
-    down to 0 in a straight line."""
+    down to 0 in a straight line, ``"triangle"`` is :data:`TRIANGLE`.
+    ``bias_lr_scale`` multiplies the learning rate of every bias (and
+    divides their weight decay); ``lookahead`` averages the weights
+    (:class:`Lookahead`); ``bf16`` runs the forward pass under bfloat16
+    autocast (faster on recent CPUs; the weights stay float32)."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -45,6 +52,9 @@ class Recipe:
     momentum: float = 0.9            # sgd-nesterov only
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
+    bias_lr_scale: float = 1.0
+    lookahead: bool = False
+    bf16: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -60,7 +70,7 @@ class Recipe:
     def build(self, model: nn.Module, steps: int):
         """The optimiser and the per-step scheduler (or None) for
         ``steps`` steps of training ``model``."""
-        params = model.parameters()
+        params = self._param_groups(model)
         if self.optimizer == "adam":
             optimizer = torch.optim.Adam(params, lr=self.lr,
                                          weight_decay=self.weight_decay)
@@ -68,17 +78,84 @@ class Recipe:
             optimizer = torch.optim.SGD(
                 params, lr=self.lr, momentum=self.momentum, nesterov=True,
                 weight_decay=self.weight_decay)
+        scheduler = self._scheduler(optimizer, steps)
+        if self.lookahead:
+            return optimizer, Steps([scheduler, Lookahead(model, steps)])
+        return optimizer, scheduler
+
+    def _param_groups(self, model: nn.Module) -> list[dict]:
+        biases = [p for name, p in model.named_parameters()
+                  if name.endswith("bias") and p.requires_grad]
+        others = [p for name, p in model.named_parameters()
+                  if not name.endswith("bias") and p.requires_grad]
+        if self.bias_lr_scale == 1.0:
+            return [{"params": biases + others}]
+        return [{"params": biases, "lr": self.lr * self.bias_lr_scale,
+                 "weight_decay": self.weight_decay / self.bias_lr_scale},
+                {"params": others}]
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer, steps: int):
         if self.schedule == "cosine":
-            return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(
+            return torch.optim.lr_scheduler.CosineAnnealingLR(
                 optimizer, steps)
         if self.schedule == "one-cycle":
             if steps < 8:
                 raise ValueError("a one-cycle schedule needs at least 8 "
                                  f"steps, got {steps}")
-            return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+            return torch.optim.lr_scheduler.OneCycleLR(
                 optimizer, max_lr=self.lr, total_steps=steps, pct_start=0.25,
                 anneal_strategy="linear", cycle_momentum=False)
-        return optimizer, None
+        if self.schedule == "triangle":
+            return torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: triangle(step / steps))
+        return None
+
+
+def triangle(t: float) -> float:
+    """The factor :data:`TRIANGLE` applies to the learning rate at
+    fraction ``t`` of training."""
+    start, peak, end = TRIANGLE["start"], TRIANGLE["peak_at"], TRIANGLE["end"]
+    if t < peak:
+        return start + (1 - start) * t / peak
+    return 1 + (end - 1) * (t - peak) / (1 - peak)
+
+
+class Steps:
+    """Several per-step schedules stepped together (Nones are skipped)."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = [p for p in parts if p is not None]
+
+    def step(self) -> None:
+        for part in self.parts:
+            part.step()
+
+
+class Lookahead:
+    """airbench's weight averaging: every ``every`` steps an average of
+    the weights moves toward the current ones and the weights are reset to
+    it; the average forgets faster early on (its decay grows as the cube of
+    the training fraction), and after the last step the weights are the
+    average's. BatchNorm statistics are averaged too."""
+
+    def __init__(self, model: nn.Module, total_steps: int,
+                 every: int = 5, decay: float = 0.95 ** 5) -> None:
+        self.current = [t for t in model.state_dict().values()
+                        if t.is_floating_point()]
+        self.average = [t.detach().clone() for t in self.current]
+        self.total, self.every, self.decay = total_steps, every, decay
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps % self.every and self.steps != self.total:
+            return
+        decay = (1.0 if self.steps == self.total else
+                 self.decay * (self.steps / self.total) ** 3)
+        for average, current in zip(self.average, self.current):
+            average.lerp_(current, 1 - decay)
+            current.copy_(average)
 
 
 @dataclass
@@ -107,26 +184,41 @@ class History:
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
-            flip: bool = False) -> torch.Tensor:
-    """Logits for ``x``, computed in eval mode in batches. ``flip=True``
-    averages them with the logits of the left-right mirrored images
-    (test-time augmentation)."""
+            flip: bool = False, shift: bool = False) -> torch.Tensor:
+    """Logits for ``x``, computed in eval mode in batches. Test-time
+    augmentation: ``flip=True`` averages them with the logits of the
+    left-right mirrored images; ``shift=True`` (with ``flip``) gives those
+    half the weight and the images moved one pixel up-left and one
+    down-right (edges reflected), each also mirrored, the other half --
+    airbench's six views."""
+    if shift and not flip:
+        raise ValueError("shift=True is the six-view average: pass flip=True")
     model.eval()
     device = next(model.parameters()).device
+
+    def views(batch: torch.Tensor) -> torch.Tensor:
+        logits = model(batch)
+        return (logits + model(batch.flip(-1))) / 2 if flip else logits
+
     out = []
     for i in range(0, len(x), batch_size):
         batch = x[i:i + batch_size].to(device)
-        logits = model(batch)
-        if flip:
-            logits = (logits + model(batch.flip(-1))) / 2
+        logits = views(batch)
+        if shift:
+            h, w = batch.shape[-2:]
+            padded = nn.functional.pad(batch, (1, 1, 1, 1), mode="reflect")
+            moved = (views(padded[..., :h, :w])
+                     + views(padded[..., 2:, 2:])) / 2
+            logits = (logits + moved) / 2
         out.append(logits.cpu())
     return torch.cat(out)
 
 
-def evaluate(model: nn.Module, split: Split,
-             flip: bool = False) -> tuple[float, float]:
-    """(mean cross-entropy loss, accuracy) of ``model`` on ``split``."""
-    logits = predict(model, split.x, flip=flip)
+def evaluate(model: nn.Module, split: Split, flip: bool = False,
+             shift: bool = False) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy) of ``model`` on ``split``, with
+    :func:`predict`'s test-time augmentation if asked."""
+    logits = predict(model, split.x, flip=flip, shift=shift)
     loss = nn.functional.cross_entropy(logits, split.y).item()
     acc = (logits.argmax(1) == split.y).float().mean().item()
     return loss, acc
@@ -231,8 +323,9 @@ def fit(
             from tqdm.auto import tqdm
             batches = tqdm(batches, total=steps_per_epoch,
                            desc=f"epoch {epoch}/{recipe.epochs}")
-        train_epoch(model, batches, optimizer, scheduler,
-                    recipe.label_smoothing)
+        with torch.autocast("cpu", torch.bfloat16, enabled=recipe.bf16):
+            train_epoch(model, batches, optimizer, scheduler,
+                        recipe.label_smoothing)
         for split, losses, accs in (
             (train_eval, history.train_loss, history.train_acc),
             (test, history.test_loss, history.test_acc),

@@ -49,7 +49,6 @@ from ..train import (
     fit,
     predict,
 )
-from ..transforms import crop_flip
 from . import cache
 from .data import (
     Prepared,
@@ -62,6 +61,7 @@ from .data import (
 from .runs import (
     RECIPES,
     RUNS,
+    SEARCH,
     SEEDS,
     TRANSFER,
     Run,
@@ -113,6 +113,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"(default: {DEFAULT_WORK})")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="training seeds (default: %(default)s)")
+    parser.add_argument("--runs", nargs="+", metavar="SLUG",
+                        choices=[run.slug for run in RUNS.values()],
+                        help="train only these runs (and their search) and "
+                             "update their entries in an existing cache; "
+                             "the others, the transfer experiment and the "
+                             "figures are kept as they are")
     parser.add_argument("--epochs", type=int,
                         help="override every recipe's epochs (quick checks "
                              "only; the book's runs use the recipes')")
@@ -176,8 +182,8 @@ class Trainer:
         return self._permuted
 
     def train(self, name: str, slug: str, model: nn.Module, fit_: Split,
-              val: Split, recipe: Recipe, seed: int, augment: bool,
-              key: dict, channels_last: bool = False, keep_best: bool = True
+              val: Split, recipe: Recipe, seed: int, augment, key: dict,
+              channels_last: bool = False, keep_best: bool = True
               ) -> tuple[nn.Module, History]:
         """Train ``model``, or load it if ``slug`` was trained with the same
         ``key`` (everything the result depends on) before. ``keep_best``:
@@ -196,8 +202,7 @@ class Trainer:
               "parameters", flush=True)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
-        history = fit(model, fit_, val, recipe, seed=seed,
-                      augment=crop_flip(seed=seed) if augment else None,
+        history = fit(model, fit_, val, recipe, seed=seed, augment=augment,
                       keep_best=keep_best, train_eval_size=len(val),
                       progress=not self.args.no_progress, device=self.device)
         model = model.cpu().to(memory_format=torch.contiguous_format)
@@ -213,17 +218,18 @@ class Trainer:
         number measured from it holds for the committed weights."""
         data = self.data_for(training)
         model, history = self.train(
-            training.slug, training.slug, training.build(seed), data.fit,
-            data.val, self.recipe(RECIPES[training.recipe]), seed,
-            training.augment, training.as_key(), training.channels_last)
+            training.slug, training.slug, training.build(seed, data.fit.x),
+            data.fit, data.val, self.recipe(RECIPES[training.recipe]), seed,
+            training.augmentation(seed), training.as_key(),
+            training.channels_last)
         return cache.round_to_stored(model), history
 
 
 def judge(model: nn.Module, test: Split, n_classes: int,
-          flip: bool = False) -> dict:
+          flip: bool = False, shift: bool = False) -> dict:
     """Test loss and accuracy (the one look at the test set), per-class
     accuracy and the confusion matrix, from one pass over the test set."""
-    logits = predict(model, test.x, flip=flip)
+    logits = predict(model, test.x, flip=flip, shift=shift)
     loss = nn.functional.cross_entropy(logits, test.y).item()
     predicted = logits.argmax(1)
     acc = (predicted == test.y).float().mean().item()
@@ -257,7 +263,8 @@ def seed_result(run: Run, seed: int, model: nn.Module, history: History,
             "val_loss": history.test_loss, "val_acc": history.test_acc,
             "best_epoch": history.best_epoch,
             "seconds": round(history.seconds, 1),
-            **judge(model, test, n_classes, flip=run.flip_tta)}
+            **judge(model, test, n_classes, flip=run.flip_tta,
+                    shift=run.shift_tta)}
 
 
 def train_transfer(trainer: Trainer, seed: int) -> dict:
@@ -269,7 +276,8 @@ def train_transfer(trainer: Trainer, seed: int) -> dict:
     backbone, _ = trainer.train(
         "transfer backbone", f"transfer-{pre.slug}",
         cifar_gap_cnn(seed, n_classes=len(t.source)),
-        *source, trainer.recipe(RECIPES[pre.recipe]), seed, pre.augment,
+        *source, trainer.recipe(RECIPES[pre.recipe]), seed,
+        pre.augmentation(seed),
         {**pre.as_key(), "classes": t.source}, pre.channels_last)
     target_fit, target_val, target_test = (
         classes_subset(s, list(t.target))
@@ -303,20 +311,123 @@ def train_transfer(trainer: Trainer, seed: int) -> dict:
                                s.y) for s in (labelled, monitor)]
                 head, _ = trainer.train(
                     f"{method}, {n} labels", f"transfer-frozen-{n}",
-                    model.head[-1], *feats, recipe, seed, False,
+                    model.head[-1], *feats, recipe, seed, None,
                     {**key, "method": method}, keep_best=False)
                 model.head[-1] = head
             else:
                 model, _ = trainer.train(
                     f"{method}, {n} labels",
                     f"transfer-{method.split()[0]}-{n}", model, labelled,
-                    monitor, recipe, seed, True, {**key, "method": method},
+                    monitor, recipe, seed, pre.augmentation(seed),
+                    {**key, "method": method},
                     channels_last=True, keep_best=False)
             accs[method] = evaluate(model, target_test)[1]
         results[str(n)] = accs
     return {"backbone": backbone, "test_acc": results,
             "source_test_acc": evaluate(backbone, classes_subset(
                 data.test, list(t.source)))[1]}
+
+
+def run_entry(spec: Run, trainer: Trainer, trained: dict,
+              seeds: list[int]) -> dict:
+    """A run's entry in ``metrics.json``: its size, and every seed's
+    curves and test results."""
+    model = trained[spec.training, seeds[0]][0]
+    data = trainer.data_for(spec.training)
+    return {
+        "slug": spec.slug, "groups": list(spec.groups),
+        "params": count_params(model),
+        "macs": count_macs(model, tuple(data.test.x.shape[1:])),
+        "epochs": trainer.recipe(RECIPES[spec.training.recipe]).epochs,
+        "flip_tta": spec.flip_tta, "shift_tta": spec.shift_tta,
+        "seeds": [seed_result(spec, seed, *trained[spec.training, seed],
+                              data.test, len(trainer.data.classes))
+                  for seed in seeds],
+    }
+
+
+def search_results(trainer: Trainer, slug: str, trained: dict) -> dict:
+    """Train the probes of :data:`runs.SEARCH` for run ``slug`` with seed 0
+    and record what each changed and its validation accuracy (the kept
+    epoch's) beside the run's own."""
+    base = next(r for r in RUNS.values() if r.slug == slug).training
+
+    def record(history: History) -> dict:
+        best = history.best_epoch or len(history.test_acc)
+        return {"val_acc": history.test_acc[best - 1], "best_epoch": best,
+                "seconds": round(history.seconds, 1)}
+
+    probes = []
+    for probe in SEARCH[slug]:
+        changed = {k: v for k, v in asdict(probe).items()
+                   if asdict(base)[k] != v}
+        probes.append({"change": changed,
+                       **record(trainer.run(probe, 0)[1])})
+    return {"seed": 0, "split": "validation",
+            "base": record(trained[base, 0][1]), "probes": probes}
+
+
+def save_ladder_weights(specs, trained: dict, args: argparse.Namespace
+                        ) -> None:
+    """Save seed 0's weights of the ladder rungs among ``specs`` (the CNN's
+    in its own file; rungs that share a training share one file)."""
+    seed = args.seeds[0]
+    for spec in specs:
+        if "ladder" not in spec.groups or weights_slug(spec) != spec.slug:
+            continue
+        path = (cache.ARTEFACTS["cnn"] if spec.name == "CNN"
+                else cache.weights_file(spec.slug))
+        cache.save_weights(trained[spec.training, seed][0],
+                           args.out_dir / path)
+
+
+def run_selected(args: argparse.Namespace, command: str) -> dict:
+    """Train the runs ``args.runs`` (every seed, and their search) and
+    update their entries, weights and the manifest of the existing cache
+    in ``args.out_dir``; everything else in it is kept."""
+    start = time.perf_counter()
+    metrics_path = args.out_dir / cache.ARTEFACTS["metrics"]
+    if not metrics_path.is_file():
+        raise CIFARDataError(
+            f"--runs updates an existing cache, and {metrics_path} does not "
+            "exist: run without --runs first")
+    metrics = json.loads(metrics_path.read_text())
+    location = args.images or args.data_dir
+    images, source = cifar10_images(location, download=args.download,
+                                    progress=not args.no_progress)
+    digest = dataset_digest(source)
+    if digest != metrics["data"]["sha256"]:
+        raise CIFARDataError(
+            f"the cache in {args.out_dir} was made from other data "
+            f"({metrics['data']['sha256']}), not {location} ({digest}): "
+            "regenerate it whole, without --runs")
+    trainer = Trainer(prepare(images, args.val_fraction), args, digest)
+    specs = [run for run in RUNS.values() if run.slug in args.runs]
+    needed = list(dict.fromkeys(spec.training for spec in specs))
+    trained = {}
+    for seed in args.seeds:
+        for training in needed:
+            trained[training, seed] = trainer.run(training, seed)
+        if seed == args.seeds[0]:
+            for slug in SEARCH:
+                if slug in args.runs:
+                    metrics.setdefault("search", {})[slug] = search_results(
+                        trainer, slug, trained)
+    for spec in specs:
+        metrics["runs"][spec.name] = run_entry(spec, trainer, trained,
+                                               args.seeds)
+    order = list(RUNS)
+    metrics["runs"] = dict(sorted(metrics["runs"].items(),
+                                  key=lambda item: order.index(item[0])))
+    metrics["training"]["recipes"] = {k: asdict(trainer.recipe(r))
+                                      for k, r in RECIPES.items()}
+    save_ladder_weights(specs, trained, args)
+    metrics_path.write_text(json.dumps(metrics, indent=1) + "\n")
+    manifest = json.loads((args.out_dir / cache.MANIFEST).read_text())
+    cache.write_manifest(args.out_dir, f"{manifest['command']} && {command}",
+                         digest)
+    metrics["wall_seconds"] = round(time.perf_counter() - start, 1)
+    return metrics
 
 
 def write_figures(cnn: nn.Module, data: Prepared, out_dir: Path) -> None:
@@ -407,20 +518,9 @@ def run(args: argparse.Namespace, command: str) -> dict:
                for t, seed in training_order(args.seeds)}
     transfer = ({} if args.no_transfer else
                 {seed: train_transfer(trainer, seed) for seed in args.seeds})
-    n_classes = len(data.classes)
-    results = {}
-    for name, spec in RUNS.items():
-        model = trained[spec.training, args.seeds[0]][0]
-        results[name] = {
-            "slug": spec.slug, "groups": list(spec.groups),
-            "params": count_params(model),
-            "macs": count_macs(model, tuple(data.test.x.shape[1:])),
-            "epochs": trainer.recipe(RECIPES[spec.training.recipe]).epochs,
-            "flip_tta": spec.flip_tta,
-            "seeds": [seed_result(spec, seed, *trained[spec.training, seed],
-                                  trainer.data_for(spec.training).test,
-                                  n_classes) for seed in args.seeds],
-        }
+    results = {name: run_entry(spec, trainer, trained, args.seeds)
+               for name, spec in RUNS.items()}
+    search = {slug: search_results(trainer, slug, trained) for slug in SEARCH}
     cnn_training = RUNS["CNN"].training
     checks = [{"seed": seed, **attribution.sanity_checks(
         trained[cnn_training, seed][0], data.test.x[sample],
@@ -429,20 +529,15 @@ def run(args: argparse.Namespace, command: str) -> dict:
     torch.save({"x": images.test.x[sample], "y": images.test.y[sample],
                 "index": sample}, args.out_dir / cache.ARTEFACTS[
                     "test_sample"])
-    seed0 = {t: trained[t, args.seeds[0]][0] for t in trainings()}
-    cnn = seed0[RUNS["CNN"].training]
-    cache.save_weights(cnn, args.out_dir / cache.ARTEFACTS["cnn"])
-    for spec in RUNS.values():
-        if ("ladder" in spec.groups and spec.name != "CNN"
-                and weights_slug(spec) == spec.slug):
-            cache.save_weights(seed0[spec.training],
-                               args.out_dir / cache.weights_file(spec.slug))
+    cnn = trained[RUNS["CNN"].training, args.seeds[0]][0]
+    save_ladder_weights(RUNS.values(), trained, args)
     if transfer:
         cache.save_weights(transfer[args.seeds[0]]["backbone"],
                            args.out_dir / cache.weights_file("transfer"))
     write_figures(cnn, data, args.out_dir)
     metrics = {
         "runs": results,
+        "search": search,
         "transfer": {
             "source_classes": [data.classes[c] for c in TRANSFER.source],
             "target_classes": [data.classes[c] for c in TRANSFER.target],
@@ -500,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m cnn_tutorial.cifar " + shlex.join(argv)
     location = args.images or args.data_dir
     try:
-        metrics = run(args, command)
+        metrics = (run_selected if args.runs else run)(args, command)
     except (CIFARDataMissing, CIFARDataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -518,6 +613,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     for name, m in metrics["runs"].items():
+        if args.runs and m["slug"] not in args.runs:
+            continue
         accs = ", ".join(f"{100 * s['test_acc']:.1f}" for s in m["seeds"])
         print(f"{name}: {m['params']:,} parameters, test accuracy {accs} %")
     print(f"wrote {args.out_dir}/ in {metrics['wall_seconds']} s")

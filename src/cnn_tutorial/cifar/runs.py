@@ -3,12 +3,15 @@ its name on the pages, its slug (file and glue names), its group and the
 seeds it is trained with. Everything else derives from :data:`RUNS`."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
+import torch
 from torch import nn
 
-from ..models import cifar_cnn, cifar_gap_cnn, cifar_mlp
+from ..models import cifar_cnn, cifar_gap_cnn, cifar_mlp, cifar_whitened_cnn
 from ..train import Recipe
+from ..transforms import crop_flip
 
 SEEDS = (0, 1, 2)
 EPOCHS = 15
@@ -20,8 +23,26 @@ RECIPES = {
     "sgd": Recipe(epochs=EPOCHS, batch_size=128, lr=0.1,
                   optimizer="sgd-nesterov", schedule="one-cycle",
                   weight_decay=5e-4, label_smoothing=0.1),
+    # airbench's recipe (Keller Jordan), for a loss averaged over the
+    # batch: batches of 1024, Nesterov momentum 0.85, the triangle schedule
+    # peaking at 1.5, biases at 64x the rate, label smoothing 0.2, bfloat16
+    "fast": Recipe(epochs=EPOCHS, batch_size=1024, lr=1.5,
+                   optimizer="sgd-nesterov", momentum=0.85,
+                   schedule="triangle", weight_decay=1.95e-6,
+                   label_smoothing=0.2, bias_lr_scale=64, bf16=True),
 }
-MODELS = {"MLP": cifar_mlp, "CNN": cifar_cnn, "GapCNN": cifar_gap_cnn}
+RECIPES["fast-lookahead"] = replace(RECIPES["fast"], lookahead=True)
+MODELS = {"MLP": cifar_mlp, "CNN": cifar_cnn, "GapCNN": cifar_gap_cnn,
+          "Whitened": cifar_whitened_cnn}
+AUGMENTATIONS: dict[str, Callable[[int], Callable]] = {
+    # 4-pixel zero-padded random crop + left-right flip (the standard one)
+    "crop+flip": lambda seed: crop_flip(4, seed),
+    # airbench's: translation by up to 2 pixels, edges mirrored, + flip
+    "shift+flip": lambda seed: crop_flip(2, seed, mode="reflect"),
+}
+# images the whitening stem's filters are computed from (the first ones of
+# the fitting split)
+WHITENING_IMAGES = 5000
 
 
 @dataclass(frozen=True)
@@ -31,10 +52,12 @@ class Training:
 
     model: str                   # a key of MODELS
     batch_norm: bool = False     # the 2-block CNN only (GapCNN always has it)
-    augment: bool = False        # random crop (4-pixel padding) + flip
+    augment: str = ""            # a key of AUGMENTATIONS, or none
     permuted: bool = False       # one fixed pixel permutation everywhere
     recipe: str = "adam"         # a key of RECIPES
     channels_last: bool = False  # memory layout: faster, not bit-identical
+    activation: str = "gelu"     # Whitened only: "gelu" or "relu"
+    whiten: bool = True          # Whitened only: False trains the 2x2 stem
 
     @property
     def slug(self) -> str:
@@ -42,12 +65,30 @@ class Training:
         parts += [flag for flag, on in (("bn", self.batch_norm),
                                         ("aug", self.augment),
                                         ("perm", self.permuted)) if on]
+        if self.model == "Whitened":
+            parts += [p for p, on in (
+                (self.augment, self.augment != "shift+flip"),
+                (self.activation, self.activation != "gelu"),
+                ("learned-stem", not self.whiten)) if on]
         return "-".join(parts + [self.recipe])
 
-    def build(self, seed: int) -> nn.Module:
+    def build(self, seed: int, images: torch.Tensor | None = None
+              ) -> nn.Module:
+        """The untrained model of ``seed``; the Whitened network computes
+        its stem from ``images`` (the fitting split) when given."""
         if self.model == "CNN":
             return cifar_cnn(batch_norm=self.batch_norm, seed=seed)
-        return MODELS[self.model](seed)
+        if self.model != "Whitened":
+            return MODELS[self.model](seed)
+        model = cifar_whitened_cnn(seed, self.activation)
+        if not self.whiten:
+            model.stem[0].weight.requires_grad_(True)
+        elif images is not None:
+            model.whiten(images[:WHITENING_IMAGES])
+        return model
+
+    def augmentation(self, seed: int) -> Callable | None:
+        return AUGMENTATIONS[self.augment](seed) if self.augment else None
 
     def as_key(self) -> dict:
         return {**asdict(self), "recipe": asdict(RECIPES[self.recipe])}
@@ -62,13 +103,18 @@ class Run:
     training: Training
     groups: tuple[str, ...]
     flip_tta: bool = False       # average with the mirrored image's logits
+    shift_tta: bool = False      # and with one-pixel shifts (six views)
 
 
 # Convolutional networks train in the channels-last memory layout (faster
 # on CPU; `make bench` measures it); the MLP has no convolution to speed up.
 _CNN = Training("CNN", channels_last=True)
-_BOTH = Training("CNN", batch_norm=True, augment=True, channels_last=True)
-_GAP_SGD = Training("GapCNN", augment=True, recipe="sgd", channels_last=True)
+_CROP = "crop+flip"
+_BOTH = Training("CNN", batch_norm=True, augment=_CROP, channels_last=True)
+_GAP_SGD = Training("GapCNN", augment=_CROP, recipe="sgd", channels_last=True)
+_WHITE = Training("Whitened", augment="shift+flip", recipe="fast",
+                  channels_last=True)
+_WHITE_LA = replace(_WHITE, recipe="fast-lookahead")
 RUNS = {run.name: run for run in (
     Run("MLP", "mlp", Training("MLP"), ("verdict",)),
     Run("CNN", "cnn", _CNN, ("verdict", "ladder")),
@@ -79,14 +125,29 @@ RUNS = {run.name: run for run in (
     Run("CNN + BatchNorm", "cnn_bn",
         Training("CNN", batch_norm=True, channels_last=True), ("ladder",)),
     Run("CNN + augmentation", "cnn_aug",
-        Training("CNN", augment=True, channels_last=True), ("ladder",)),
+        Training("CNN", augment=_CROP, channels_last=True), ("ladder",)),
     Run("CNN + BatchNorm + augmentation", "cnn_bn_aug", _BOTH, ("ladder",)),
     Run("GAP CNN (conv-heavy)", "gap",
-        Training("GapCNN", augment=True, channels_last=True), ("ladder",)),
+        Training("GapCNN", augment=_CROP, channels_last=True), ("ladder",)),
     Run("GAP CNN + SGD one-cycle", "gap_sgd", _GAP_SGD, ("ladder",)),
     Run("GAP CNN + SGD one-cycle + flip TTA", "gap_sgd_tta", _GAP_SGD,
         ("ladder",), flip_tta=True),
+    Run("Whitened CNN, airbench recipe", "white", _WHITE, ("ladder",)),
+    Run("Whitened CNN + lookahead", "white_la", _WHITE_LA, ("ladder",)),
+    Run("Whitened CNN + lookahead + flip TTA", "white_la_tta", _WHITE_LA,
+        ("ladder",), flip_tta=True),
+    Run("Whitened CNN + lookahead + 6-view TTA", "white_la_tta6", _WHITE_LA,
+        ("ladder",), flip_tta=True, shift_tta=True),
 )}
+
+# Choices for the new rungs, made on the validation split with seed 0:
+# each probe changes one thing of the rung it names and is trained like it.
+SEARCH = {
+    "white_la": (
+        replace(_WHITE_LA, activation="relu"),
+        replace(_WHITE_LA, whiten=False),
+    ),
+}
 
 
 def group(name: str) -> list[Run]:
