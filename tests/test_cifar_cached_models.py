@@ -35,11 +35,11 @@ def test_every_cached_ladder_model_scores_its_recorded_accuracy(cached):
     for run in group("ladder"):
         if run.flip_tta:   # the same weights as the rung before it
             continue
-        model = cifar_cache.load_model(opened, run.name)
+        model = cifar_cache.load_model(opened, run.slug)
         # channels-last: faster on CPU; it may differ in the last bits,
         # well within the 0.5 point allowed
         _, acc = evaluate(model.to(memory_format=torch.channels_last), test)
-        recorded = report.seed0(opened, run.name)["test_acc"]
+        recorded = report.seed0(opened, run.slug)["test_acc"]
         assert acc == pytest.approx(recorded, abs=0.005), run.name
 
 

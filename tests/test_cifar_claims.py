@@ -5,11 +5,11 @@ sentence it checks."""
 import pytest
 from conftest import ROOT
 
-from cnn_tutorial import display, models, params
+from cnn_tutorial import models, params
 from cnn_tutorial.cifar import cache as cifar_cache
-from cnn_tutorial.cifar import report
+from cnn_tutorial.cifar import present, report
 from cnn_tutorial.cifar.report import always, differences, seed_results
-from cnn_tutorial.cifar.runs import SEEDS
+from cnn_tutorial.cifar.runs import SEEDS, steps
 
 
 @pytest.fixture(scope="module")
@@ -22,26 +22,26 @@ def cache():
 def test_the_goals_of_the_run(cache):
     """The CNN reaches the tutorial's reported >= 70 % with every seed; the
     cached runs trained today's models."""
-    assert min(report.values(cache, "CNN")) >= \
-        cifar_cache.REPORTED["CNN"]["test_acc"]
+    assert min(report.values(cache, "cnn")) >= \
+        cifar_cache.REPORTED["cnn"]["test_acc"]
     for name, model in models.cifar_models().items():
-        assert cache.metrics["runs"][name]["params"] == \
+        assert cache.metrics["runs"][name.lower()]["params"] == \
             params.count_params(model), name
 
 
 def test_the_cnn_beats_the_mlp_with_fewer_parameters(cache):
     """Chapter 1: 'The CNN reaches ... the MLP reaches ... about N times as
     many'."""
-    assert always(cache, "CNN", "MLP", margin=0.10)
+    assert always(cache, "cnn", "mlp", margin=0.10)
     runs = cache.metrics["runs"]
-    assert runs["MLP"]["params"] / runs["CNN"]["params"] > 5
+    assert runs["mlp"]["params"] / runs["cnn"]["params"] > 5
 
 
 def test_the_cnn_overfits_by_the_last_epoch(cache):
     """Chapter 1: 'by the last epoch the CNN classifies ... of the training
     images correctly but only ... of the validation images, and its
     validation loss has not improved since epoch ...'"""
-    for cnn in seed_results(cache, "CNN"):
+    for cnn in seed_results(cache, "cnn"):
         assert report.last_epoch_gap(cnn) > 0.05
         assert report.lowest_loss_epoch(cnn) < len(cnn["val_loss"])
 
@@ -53,8 +53,8 @@ def test_the_mlps_loss_rises_while_its_accuracy_rises(cache):
     curves drawn); 'with every seed the validation loss is lowest by epoch
     ..., and the epoch kept comes at least ... epochs later, with a higher
     loss and a higher accuracy'."""
-    numbers = display.cifar_numbers(cache)
-    for mlp in seed_results(cache, "MLP"):
+    numbers = present.numbers(cache)
+    for mlp in seed_results(cache, "mlp"):
         lowest, kept = report.lowest_loss_epoch(mlp), mlp["best_epoch"]
         loss, acc = mlp["val_loss"], mlp["val_acc"]
         assert lowest <= int(numbers["cifar_mlp_loss_epoch_latest"])
@@ -68,17 +68,17 @@ def test_the_mlps_loss_rises_while_its_accuracy_rises(cache):
 def test_permuting_pixels_costs_the_cnn_not_the_mlp(cache):
     """Chapter 1, 'Locality, measured on CIFAR-10': the MLP's accuracy
     changes by about a point; the CNN loses many points."""
-    mlp_change = differences(cache, "MLP, permuted pixels", "MLP")
-    bound = float(display.cifar_numbers(cache)["cifar_perm_mlp_max"]) / 100
+    mlp_change = differences(cache, "mlp_perm", "mlp")
+    bound = float(present.numbers(cache)["cifar_perm_mlp_max"]) / 100
     assert max(map(abs, mlp_change)) <= bound < 0.015
-    assert always(cache, "CNN", "CNN, permuted pixels", margin=0.10)
+    assert always(cache, "cnn", "cnn_perm", margin=0.10)
 
 
 def test_the_scrambled_cnn_falls_below_the_mlp(cache):
     """Chapter 1: 'The CNN loses ... points and falls to ..., below the
     MLP.'"""
-    assert always(cache, "MLP", "CNN, permuted pixels")
-    assert always(cache, "MLP, permuted pixels", "CNN, permuted pixels")
+    assert always(cache, "mlp", "cnn_perm")
+    assert always(cache, "mlp_perm", "cnn_perm")
 
 
 def test_real_world_tools_on_cifar(cache):
@@ -86,14 +86,14 @@ def test_real_world_tools_on_cifar(cache):
     BatchNorm and augmentation 'each bring about a point or two', 'together
     hardly more than BatchNorm alone'; the train-validation gap shrinks
     with augmentation."""
-    steps = {name: report.differences(cache, a, b)
-             for name, (a, b) in display.LADDER_STEPS.items()}
-    assert all(min(v) > 0 for v in steps.values()), steps
-    for name in ("cifar_step_bn", "cifar_step_aug"):
-        assert 0 < min(steps[name]) and max(steps[name]) < 0.02, name
-    assert max(steps["cifar_step_both_bn"]) < 0.01
-    for plain, aug in zip(seed_results(cache, "CNN"),
-                          seed_results(cache, "CNN + augmentation")):
+    gains = {run.slug: report.differences(cache, run.slug, run.base)
+             for run in steps()}
+    assert all(min(v) > 0 for v in gains.values()), gains
+    for slug in ("cnn_bn", "cnn_aug"):
+        assert 0 < min(gains[slug]) and max(gains[slug]) < 0.02, slug
+    assert max(gains["cnn_bn_aug"]) < 0.01
+    for plain, aug in zip(seed_results(cache, "cnn"),
+                          seed_results(cache, "cnn_aug")):
         assert report.last_epoch_gap(plain) > 0.10
         assert report.last_epoch_gap(aug) < 0.05
 
@@ -102,10 +102,10 @@ def test_the_summary_of_the_ladder(cache):
     """Chapter 3, summary: BatchNorm and augmentation 'gain the tutorial's
     CNN at most about two points'; 'a better training recipe and flip
     test-time augmentation about three more'."""
-    tools = differences(cache, "CNN + BatchNorm + augmentation", "CNN")
+    tools = differences(cache, "cnn_bn_aug", "cnn")
     assert 0 < min(tools) and max(tools) < 0.025
     recipe_and_flip = differences(
-        cache, "GAP CNN + SGD one-cycle + flip TTA", "GAP CNN (conv-heavy)")
+        cache, "gap_sgd_tta", "gap")
     assert all(0.025 < d < 0.035 for d in recipe_and_flip)
 
 
@@ -140,19 +140,19 @@ def test_the_ladder_climbs_where_the_prose_says(cache):
     (g) above f; e's parameters are 'about as many as the tutorial's CNN'
     and sit in convolutions; every rung within 300 000 parameters."""
     steps = {
-        "architecture": differences(cache, "GAP CNN (conv-heavy)",
-                                    "CNN + BatchNorm + augmentation"),
-        "optimiser": differences(cache, "GAP CNN + SGD one-cycle",
-                                 "GAP CNN (conv-heavy)"),
-        "flip": differences(cache, "GAP CNN + SGD one-cycle + flip TTA",
-                            "GAP CNN + SGD one-cycle"),
+        "architecture": differences(cache, "gap",
+                                    "cnn_bn_aug"),
+        "optimiser": differences(cache, "gap_sgd",
+                                 "gap"),
+        "flip": differences(cache, "gap_sgd_tta",
+                            "gap_sgd"),
     }
     assert all(min(v) > 0 for v in steps.values()), steps
     for seed_steps in zip(*steps.values()):
         assert seed_steps[0] == max(seed_steps)
     runs = cache.metrics["runs"]
-    assert abs(runs["GAP CNN (conv-heavy)"]["params"]
-               / runs["CNN"]["params"] - 1) < 0.1
+    assert abs(runs["gap"]["params"]
+               / runs["cnn"]["params"] - 1) < 0.1
     assert all(r["params"] <= 300_000 for name, r in runs.items()
                if "ladder" in r["groups"])
 
@@ -161,7 +161,7 @@ def test_forgetting_eval_costs_most_with_class_ordered_batches(cache):
     """Chapter 3: in training mode the BatchNorm CNN scores about the same
     on shuffled batches of 128, less on batches of 8, and far less on
     batches in the stored (class-by-class) order."""
-    for bn in seed_results(cache, "CNN + BatchNorm"):
+    for bn in seed_results(cache, "cnn_bn"):
         forgot, acc = bn["train_mode_acc"], bn["test_acc"]
         assert abs(forgot["128 shuffled"] - acc) < 0.01
         assert forgot["8 shuffled"] < forgot["128 shuffled"] - 0.01
@@ -179,7 +179,7 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
     in the median."""
     from cnn_tutorial.display import ROBUST, WEAK
 
-    numbers = display.attribution_numbers(cache)
+    numbers = present.numbers(cache)
     for seed in cache.metrics["attribution"]["seeds"]:
         m = seed["methods"]
         robust = max(abs(m[k]["randomisation"][-1]) for k in ROBUST)

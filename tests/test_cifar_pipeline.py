@@ -151,21 +151,21 @@ def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
     measured."""
     opened = cifar_cache.open_cache(cache)
     for run in group("ladder"):
-        model = cifar_cache.load_model(opened, run.name)
+        model = cifar_cache.load_model(opened, run.slug)
         assert not model.training
         assert all(t.half().float().equal(t) for t in
                    model.state_dict().values() if t.is_floating_point())
         _, acc = evaluate(model, test_split, flip=run.flip_tta,
                           shift=run.shift_tta)
-        assert acc == report.seed0(opened, run.name)["test_acc"], run
+        assert acc == report.seed0(opened, run.slug)["test_acc"], run
     backbone = cifar_cache.load_model(opened, "transfer")
     assert backbone.head[-1].out_features == len(TRANSFER.source)
     with pytest.raises(KeyError, match="no run 'ResNet'"):
         cifar_cache.load_model(opened, "ResNet")
     with pytest.raises(FileNotFoundError, match="seed 1"):
-        cifar_cache.load_model(opened, "CNN", seed=1)
-    with pytest.raises(FileNotFoundError, match="'MLP'"):
-        cifar_cache.load_model(opened, "MLP")
+        cifar_cache.load_model(opened, "cnn", seed=1)
+    with pytest.raises(FileNotFoundError, match="'mlp'"):
+        cifar_cache.load_model(opened, "mlp")
 
 
 @pytest.mark.slow
@@ -198,19 +198,15 @@ def test_the_search_records_each_probe_on_the_validation_split(metrics):
     for slug, probes in SEARCH.items():
         search = metrics["search"][slug]
         assert (search["seed"], search["split"]) == (0, "validation")
-        run = next(r for r in metrics["runs"].values() if r["slug"] == slug)
+        run = metrics["runs"][slug]
         seed0 = run["seeds"][0]
         assert search["base"]["val_acc"] == seed0["val_acc"][
             seed0["best_epoch"] - 1]
         assert [p["change"] for p in search["probes"]] == [
             {k: v for k, v in vars(probe).items()
-             if getattr(RUNS[run_name(slug)].training, k) != v}
+             if getattr(RUNS[slug].training, k) != v}
             for probe in probes]
         assert all(0 <= p["val_acc"] <= 1 for p in search["probes"])
-
-
-def run_name(slug):
-    return next(r.name for r in RUNS.values() if r.slug == slug)
 
 
 @pytest.mark.slow
@@ -227,7 +223,7 @@ def test_one_run_is_retrained_alone_and_the_rest_kept(archive, cache,
     again = json.loads((copy / "metrics.json").read_text())
     assert list(again["runs"]) == list(metrics["runs"])
     for name, run in again["runs"].items():
-        if name == "CNN":
+        if name == "cnn":
             assert run["epochs"] == 2
             assert all(len(s["val_acc"]) == 2 for s in run["seeds"])
         else:
@@ -268,8 +264,9 @@ def test_verdict_measured_vs_reported(cache, metrics, tmp_path):
     measured = report.verdict(cifar_cache.open_cache(cache))
     assert [row.name for row in measured] == ["MLP", "CNN"]
     for row in measured:
-        accs = [s["test_acc"] for s in metrics["runs"][row.name]["seeds"]]
-        assert row.params == metrics["runs"][row.name]["params"]
+        run = metrics["runs"][row.name.lower()]
+        accs = [s["test_acc"] for s in run["seeds"]]
+        assert row.params == run["params"]
         assert (row.test_acc.low, row.test_acc.high) == (min(accs),
                                                          max(accs))
     # what the tutorial reports (the one place these figures are checked)

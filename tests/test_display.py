@@ -1,7 +1,8 @@
 import pytest
 
 from cnn_tutorial import display
-from cnn_tutorial.display import fmt_int, fmt_pct, markdown_table
+from cnn_tutorial.cifar import present
+from cnn_tutorial.display import NOT_MEASURED, fmt_int, fmt_pct, markdown_table
 
 
 def test_number_formats():
@@ -36,7 +37,7 @@ def no_cache(tmp_path):
 
 
 def test_without_the_cache_the_page_warns_and_names_the_problem(no_cache):
-    text = display.cache_report(no_cache).data
+    text = present.cache_report(no_cache).data
     assert text.startswith(":::{warning}")
     assert "**only the figures the original tutorial reports" in text
     assert "samples.png was altered after it was generated" in text
@@ -44,41 +45,96 @@ def test_without_the_cache_the_page_warns_and_names_the_problem(no_cache):
     assert "make cifar" in text
 
 
-def test_without_the_cache_every_number_is_a_dash(no_cache, tmp_path):
+def test_without_the_cache_every_number_is_a_dash(no_cache):
     from conftest import ROOT
 
     from cnn_tutorial.cifar.cache import CACHE_DIR, open_cache
 
-    numbers = display.cifar_numbers(no_cache)
-    measured = display.cifar_numbers(open_cache(ROOT / CACHE_DIR))
-    assert set(numbers) == set(measured)       # every glue name, both ways
+    numbers = present.numbers(no_cache)
+    measured = present.numbers(open_cache(ROOT / CACHE_DIR))
+    assert set(numbers) == set(measured) == set(present.REGISTRY)
     for name, text in numbers.items():
         if name.startswith("reported_"):
             assert text == measured[name] and text.endswith("%")
-        elif name in ("cifar_map_channels", "cifar_patch_channels"):
+        elif name in ("cifar_map_channels", "cifar_patch_channels",
+                      "attr_rf", "attr_sg_noise"):
             assert text == measured[name]       # the script's settings
         else:
-            assert text == display.NOT_MEASURED, name
+            assert text == NOT_MEASURED, name
+    assert all(text != NOT_MEASURED for text in measured.values())
+
+
+def test_a_cache_without_transfer_runs_dashes_only_the_transfer(tmp_path):
+    import json
+    import shutil
+
+    from conftest import ROOT
+
+    from cnn_tutorial.cifar import cache as cifar_cache
+
+    copy = tmp_path / "cifar"
+    shutil.copytree(ROOT / cifar_cache.CACHE_DIR, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["transfer"] = None
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    cifar_cache.write_manifest(copy, manifest["command"],
+                               manifest["dataset"])
+    numbers = present.numbers(cifar_cache.open_cache(copy))
+    for name, text in numbers.items():
+        assert (text == NOT_MEASURED) == name.startswith("transfer_"), name
+    assert present.transfer_table(cifar_cache.open_cache(copy)).data == \
+        NOT_MEASURED
+
+
+def test_every_registered_number_is_on_a_page_and_every_cached_one_known():
+    """The registry and the pages agree: no registered number goes unused,
+    and a page never refers to a CIFAR-10 number nobody registered or
+    glued (the pages glue a few of their own, from live cells)."""
+    import re
+
+    from conftest import CHAPTER_FILES
+
+    texts = [path.read_text() for path in CHAPTER_FILES]
+    referenced = {name for text in texts for name in re.findall(
+        r"\{glue(?::\w+)?\}`([\w]+)`", text)}
+    glued_by_pages = {name for text in texts
+                      for name in re.findall(r'glue\("(\w+)"', text)}
+    assert set(present.REGISTRY) - referenced == set()
+    cached = {n for n in referenced
+              if n.startswith(("cifar_", "transfer_", "attr_", "reported_"))}
+    assert cached - set(present.REGISTRY) - glued_by_pages == set()
 
 
 def test_without_the_cache_the_verdict_shows_reported_figures_only(no_cache):
-    rows = display.verdict_table(no_cache).data.splitlines()[2:]
+    rows = present.verdict_table(no_cache).data.splitlines()[2:]
     assert rows == [
-        f"| MLP | ~1\u202f700\u202f000 | ~52\u202f% | {display.NOT_MEASURED} "
-        f"| {display.NOT_MEASURED} |",
-        f"| CNN | ~300\u202f000 | ~70\u202f% | {display.NOT_MEASURED} "
-        f"| {display.NOT_MEASURED} |"]
+        f"| MLP | ~1\u202f700\u202f000 | ~52\u202f% | {NOT_MEASURED} "
+        f"| {NOT_MEASURED} |",
+        f"| CNN | ~300\u202f000 | ~70\u202f% | {NOT_MEASURED} "
+        f"| {NOT_MEASURED} |"]
 
 
 def test_without_the_cache_figures_and_charts_are_named_not_faked(no_cache):
-    for shown in (display.show(no_cache, "samples"),
-                  display.cifar_chart(no_cache, "curves"),
-                  display.cifar_filters(no_cache),
-                  display.real_world_table(no_cache)):
+    for shown in (present.show(no_cache, "samples"),
+                  *(present.cifar_chart(no_cache, kind)
+                    for kind in present.CHARTS),
+                  present.cifar_filters(no_cache),
+                  present.real_world_table(no_cache),
+                  present.ladder_table(no_cache),
+                  present.search_table(no_cache)):
         assert "<img" not in shown.data and "png" not in type(shown).__name__
-    assert "not available in this build" in display.show(
+    assert "not available in this build" in present.show(
         no_cache, "samples").data
-    assert display.NOT_MEASURED in display.real_world_table(no_cache).data
+    assert NOT_MEASURED in present.real_world_table(no_cache).data
+    assert NOT_MEASURED in present.gains_table(no_cache).data
+
+
+def test_tiny_numbers_in_scientific_notation():
+    assert display.fmt_sci(1.95e-6) == "1.95 × 10⁻⁶"
+    assert display.fmt_sci(0.0005) == "5 × 10⁻⁴"
+    assert display.fmt_sci(0.05) == "0.05"
+    assert display.fmt_sci(-2.5e7) == "\u22122.5 × 10⁷"
 
 
 def test_numbers_use_a_true_minus():

@@ -8,9 +8,9 @@ from cnn_tutorial.transforms import permute_pixels, pixel_permutation
 
 def test_cifar_models_sizes_match_the_tutorial():
     pair = models.cifar_models()
-    mlp, cnn = (params.count_params(pair[k]) for k in ("MLP", "CNN"))
-    reported_mlp = REPORTED["MLP"]["params"]    # "~1.7 M parameters"
-    reported_cnn = REPORTED["CNN"]["params"]    # "~300 k", at most 300 k
+    mlp, cnn = (params.count_params(pair[k]) for k in ("MLP", "cnn"))
+    reported_mlp = REPORTED["mlp"]["params"]    # "~1.7 M parameters"
+    reported_cnn = REPORTED["cnn"]["params"]    # "~300 k", at most 300 k
     assert abs(mlp - reported_mlp) < 0.03 * reported_mlp
     assert 0.8 * reported_cnn < cnn <= reported_cnn
     x = torch.zeros(4, 3, 32, 32)

@@ -138,3 +138,39 @@ def test_six_view_tta_averages_flips_and_one_pixel_shifts():
                                        + 0.25 * (5 + 6) / 2 * 2)
     with pytest.raises(ValueError, match="flip=True"):
         train.predict(Probe(), x, shift=True)
+
+
+def test_bfloat16_forward_runs_convolutions_in_bf16_and_returns_float32():
+    model = models.cifar_whitened_cnn(seed=0)
+    seen = []
+    model.features[0][0].register_forward_hook(
+        lambda m, a, out: seen.append(out.dtype))
+    x = torch.randn(2, 3, 32, 32)
+    with train.bfloat16_forward(model):
+        out = model(x)
+        out.sum().backward()          # backward outside autocast works
+    assert seen == [torch.bfloat16] and out.dtype == torch.float32
+    assert model(x).dtype == torch.float32 and seen[-1] == torch.float32
+    with train.bfloat16_forward(model, enabled=False):
+        model(x)
+    assert seen[-1] == torch.float32
+
+
+@pytest.mark.slow
+def test_the_fast_recipe_trains_the_whitened_network():
+    """airbench's recipe with bfloat16 forward passes learns (an earlier
+    version wrapped the backward pass in autocast too and diverged)."""
+    from dataclasses import replace
+
+    from cnn_tutorial.cifar.runs import RECIPES, RUNS
+
+    torch.manual_seed(0)
+    x = torch.randn(256, 3, 16, 16)
+    y = (x[:, 0, :8].mean((1, 2)) > x[:, 0, 8:].mean((1, 2))).long()
+    split = Split(x, y)
+    model = RUNS["white"].training.build(0, x)
+    history = train.fit(model, split, split,
+                        replace(RECIPES["fast-lookahead"], epochs=5,
+                                batch_size=32), seed=0)
+    assert history.train_loss[-1] < 0.8 * history.train_loss[0]
+    assert history.test_acc[-1] > 0.8

@@ -36,7 +36,6 @@ MODEL_COLORS = {            # one colour per model on every page
     "MLP": "#d95f02", "CNN": "#1b9e77",
     "CNN + BatchNorm": "#7570b3", "CNN + augmentation": "#e7298a",
     "CNN + BatchNorm + augmentation": "#e6ab02", "CNN, GAP head": "#386cb0",
-    "GAP CNN (conv-heavy)": "#386cb0", "GAP CNN + SGD one-cycle": "#666666",
 }
 EXTRA_COLORS = ("#7570b3", "#e7298a", "#e6ab02", "#386cb0")
 GUIDE_COLOR = "gray"         # legend keys for line styles (train/test)
@@ -80,8 +79,10 @@ def _figure(nrows: int = 1, ncols: int = 1, size=(6.0, 3.0),
     return fig, axes
 
 
-def _color(name: str, i: int) -> str:
-    return MODEL_COLORS.get(name, EXTRA_COLORS[i % len(EXTRA_COLORS)])
+def _color(name: str, i: int,
+           colors: Mapping[str, str] | None = None) -> str:
+    return {**MODEL_COLORS, **(colors or {})}.get(
+        name, EXTRA_COLORS[i % len(EXTRA_COLORS)])
 
 
 def _as_array(x) -> np.ndarray:
@@ -478,11 +479,13 @@ def plot_shift_curves(robustness: Mapping[str, Sequence[float]],
 
 
 def plot_learning_curves(histories: Mapping[str, object],
-                         held_out: str = "test") -> Figure:
+                         held_out: str = "test",
+                         colors: Mapping[str, str] | None = None) -> Figure:
     """Loss and accuracy per epoch, dashed on the training set and solid on
     the ``held_out`` split: ``"test"``, or ``"val"`` for the CIFAR-10 runs,
     whose kept epoch (``best_epoch``) is marked with a dot. Each history is
-    a ``train.History`` or a mapping of its fields."""
+    a ``train.History`` or a mapping of its fields; ``colors`` (name ->
+    colour) adds to the book's model colours."""
     from matplotlib.ticker import MaxNLocator
 
     label = {"test": "test", "val": "validation"}[held_out]
@@ -490,7 +493,7 @@ def plot_learning_curves(histories: Mapping[str, object],
     for i, (name, h) in enumerate(histories.items()):
         h = h.as_dict() if hasattr(h, "as_dict") else h
         epochs = np.arange(1, len(h[f"{held_out}_loss"]) + 1)
-        color = _color(name, i)
+        color = _color(name, i, colors)
         for ax, key, scale in ((axes[0, 0], "loss", 1),
                                (axes[0, 1], "acc", 100)):
             ax.plot(epochs, np.multiply(h[f"train_{key}"], scale), "--",
@@ -716,3 +719,32 @@ def plot_attribution(images, maps: Mapping[str, Sequence],
             titles.append(name if i == 0 else "")
     rgb = image_tiles(tiles, flags, ATTRIBUTION_CMAP, scale_rgb=False)
     return tile_mosaic(rgb, titles, ncols=1 + len(names), tile=1.1)
+
+
+def plot_seed_dots(rows: Sequence[tuple[str, Sequence[float]]],
+                   xlabel: str) -> Figure:
+    """One row per label: a dot for each seed's value (fractions, shown in
+    %) and a bar at their mean, first row on top; the means are printed
+    at the right."""
+    n = len(rows)
+    fig, axes = _figure(1, 1, (6.9, 0.34 * n + 0.9))
+    ax = axes[0, 0]
+    for i, (_, values) in enumerate(rows):
+        y = n - 1 - i
+        shown = 100 * np.asarray(values, dtype=float)
+        ax.plot(shown, [y] * len(shown), "o", mfc="none",
+                color=MODEL_COLORS["CNN"], ms=6)
+        ax.plot([shown.mean()] * 2, [y - 0.3, y + 0.3], "-",
+                color=WINDOW_EDGE, lw=2.5)
+        ax.annotate(f"{shown.mean():.1f}", (1.0, y),
+                    xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=10)
+    ax.set_yticks(range(n), [label for label, _ in reversed(rows)])
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", color=FRAME_COLOR, lw=0.5, alpha=0.6)
+    ax.plot([], [], "o", mfc="none", color=MODEL_COLORS["CNN"],
+            label="one seed")
+    ax.plot([], [], "-", color=WINDOW_EDGE, lw=2.5, label="mean")
+    fig.legend(loc="outside upper center", frameon=False, ncols=2)
+    return fig

@@ -10,6 +10,7 @@ import copy
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -263,6 +264,35 @@ def shuffled_batches(
         yield x.to(device), y.to(device)
 
 
+@contextmanager
+def bfloat16_forward(model: nn.Module, enabled: bool = True
+                     ) -> Iterator[None]:
+    """Inside the block, ``model``'s forward passes run under bfloat16
+    autocast and return float32; the loss, the backward pass and the
+    optimiser step stay outside autocast (wrapping them too made the
+    whitened network's training diverge)."""
+    if not enabled:
+        yield
+        return
+    contexts = []
+
+    def enter(module, args):
+        contexts.append(torch.autocast("cpu", torch.bfloat16))
+        contexts[-1].__enter__()
+
+    def leave(module, args, output):
+        contexts.pop().__exit__(None, None, None)
+        return output.float()
+
+    hooks = [model.register_forward_pre_hook(enter),
+             model.register_forward_hook(leave)]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def train_epoch(model: nn.Module,
                 batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 optimizer: torch.optim.Optimizer,
@@ -323,7 +353,7 @@ def fit(
             from tqdm.auto import tqdm
             batches = tqdm(batches, total=steps_per_epoch,
                            desc=f"epoch {epoch}/{recipe.epochs}")
-        with torch.autocast("cpu", torch.bfloat16, enabled=recipe.bf16):
+        with bfloat16_forward(model, enabled=recipe.bf16):
             train_epoch(model, batches, optimizer, scheduler,
                         recipe.label_smoothing)
         for split, losses, accs in (

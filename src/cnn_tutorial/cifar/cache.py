@@ -64,9 +64,9 @@ def artefact_files(folder: Path) -> list[str]:
 MANIFEST = "manifest.json"
 # What the tutorial reports for CIFAR-10, always shown labelled as
 # reported, beside the measured numbers.
-REPORTED = {
-    "MLP": {"test_acc": 0.52, "params": 1_700_000},
-    "CNN": {"test_acc": 0.70, "params": 300_000},
+REPORTED = {     # by run slug
+    "mlp": {"test_acc": 0.52, "params": 1_700_000},
+    "cnn": {"test_acc": 0.70, "params": 300_000},
 }
 
 
@@ -147,9 +147,9 @@ def open_cache(folder: str | Path = PAGE_CACHE_DIR) -> CifarCache:
 
 
 def load_model(cache: CifarCache, run: str, seed: int = 0):
-    """The trained model of ``run`` (a name of ``metrics.json``'s runs, or
+    """The trained model of ``run`` (a slug of ``runs.RUNS``, or
     ``"transfer"`` for the transfer backbone) from the cache, in eval mode.
-    "CNN" is the tutorial's 2-block CNN, the model chapter 3 opens up."""
+    "cnn" is the tutorial's 2-block CNN, the model chapter 3 opens up."""
     import torch
 
     from .runs import RUNS, TRANSFER, weights_slug
@@ -166,7 +166,7 @@ def load_model(cache: CifarCache, run: str, seed: int = 0):
         raise KeyError(f"no run {run!r}; the runs are {list(RUNS)}")
     else:
         model = RUNS[run].training.build(0)
-        path = (cache.path("cnn") if run == "CNN"
+        path = (cache.path("cnn") if run == "cnn"
                 else cache.folder / weights_file(weights_slug(RUNS[run])))
     if seed != 0 or not path.is_file():
         raise FileNotFoundError(
@@ -213,4 +213,4 @@ def normalization(cache: CifarCache):
 def load_cnn(cache: CifarCache):
     """The tutorial's trained CIFAR-10 CNN, exactly as the cached figures
     came from it, in eval mode."""
-    return load_model(cache, "CNN")
+    return load_model(cache, "cnn")

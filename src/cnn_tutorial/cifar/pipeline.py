@@ -59,8 +59,12 @@ from .data import (
     prepare,
 )
 from .runs import (
+    FEATURE_MAP_CHANNELS,
+    FEATURE_MAP_IMAGES,
+    PATCH_CHANNELS,
     RECIPES,
     RUNS,
+    SAMPLE_PER_CLASS,
     SEARCH,
     SEEDS,
     TRANSFER,
@@ -74,12 +78,6 @@ DEFAULT_WORK = Path("data/cifar-runs")
 JPEG_NOTE = ("the JPEG copy of CIFAR-10 (the original images re-encoded at "
              "quality 75 with 4:2:0 chroma subsampling, so pixel values "
              "differ slightly from the original release)")
-# Conv channels whose most-activating patches and feature maps are shown:
-# the first ones, no hand-picking.
-PATCH_CHANNELS = list(range(6))
-FEATURE_MAP_IMAGES = 3
-FEATURE_MAP_CHANNELS = 8
-SAMPLE_PER_CLASS = 10     # cached test images: the first ones of each class
 
 
 def first_of_each_class(labels: torch.Tensor, per_class: int
@@ -335,7 +333,7 @@ def run_entry(spec: Run, trainer: Trainer, trained: dict,
     model = trained[spec.training, seeds[0]][0]
     data = trainer.data_for(spec.training)
     return {
-        "slug": spec.slug, "groups": list(spec.groups),
+        "name": spec.name, "slug": spec.slug, "groups": list(spec.groups),
         "params": count_params(model),
         "macs": count_macs(model, tuple(data.test.x.shape[1:])),
         "epochs": trainer.recipe(RECIPES[spec.training.recipe]).epochs,
@@ -350,7 +348,7 @@ def search_results(trainer: Trainer, slug: str, trained: dict) -> dict:
     """Train the probes of :data:`runs.SEARCH` for run ``slug`` with seed 0
     and record what each changed and its validation accuracy (the kept
     epoch's) beside the run's own."""
-    base = next(r for r in RUNS.values() if r.slug == slug).training
+    base = RUNS[slug].training
 
     def record(history: History) -> dict:
         best = history.best_epoch or len(history.test_acc)
@@ -375,7 +373,7 @@ def save_ladder_weights(specs, trained: dict, args: argparse.Namespace
     for spec in specs:
         if "ladder" not in spec.groups or weights_slug(spec) != spec.slug:
             continue
-        path = (cache.ARTEFACTS["cnn"] if spec.name == "CNN"
+        path = (cache.ARTEFACTS["cnn"] if spec.slug == "cnn"
                 else cache.weights_file(spec.slug))
         cache.save_weights(trained[spec.training, seed][0],
                            args.out_dir / path)
@@ -404,17 +402,14 @@ def run_selected(args: argparse.Namespace, command: str) -> dict:
     trainer = Trainer(prepare(images, args.val_fraction), args, digest)
     specs = [run for run in RUNS.values() if run.slug in args.runs]
     needed = list(dict.fromkeys(spec.training for spec in specs))
-    trained = {}
-    for seed in args.seeds:
-        for training in needed:
-            trained[training, seed] = trainer.run(training, seed)
-        if seed == args.seeds[0]:
-            for slug in SEARCH:
-                if slug in args.runs:
-                    metrics.setdefault("search", {})[slug] = search_results(
-                        trainer, slug, trained)
+    trained = {(training, seed): trainer.run(training, seed)
+               for seed in args.seeds for training in needed}
+    for slug in SEARCH:
+        if slug in args.runs:
+            metrics.setdefault("search", {})[slug] = search_results(
+                trainer, slug, trained)
     for spec in specs:
-        metrics["runs"][spec.name] = run_entry(spec, trainer, trained,
+        metrics["runs"][spec.slug] = run_entry(spec, trainer, trained,
                                                args.seeds)
     order = list(RUNS)
     metrics["runs"] = dict(sorted(metrics["runs"].items(),
@@ -518,10 +513,10 @@ def run(args: argparse.Namespace, command: str) -> dict:
                for t, seed in training_order(args.seeds)}
     transfer = ({} if args.no_transfer else
                 {seed: train_transfer(trainer, seed) for seed in args.seeds})
-    results = {name: run_entry(spec, trainer, trained, args.seeds)
-               for name, spec in RUNS.items()}
+    results = {slug: run_entry(spec, trainer, trained, args.seeds)
+               for slug, spec in RUNS.items()}
     search = {slug: search_results(trainer, slug, trained) for slug in SEARCH}
-    cnn_training = RUNS["CNN"].training
+    cnn_training = RUNS["cnn"].training
     checks = [{"seed": seed, **attribution.sanity_checks(
         trained[cnn_training, seed][0], data.test.x[sample],
         data.test.y[sample])} for seed in args.seeds]
@@ -529,7 +524,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     torch.save({"x": images.test.x[sample], "y": images.test.y[sample],
                 "index": sample}, args.out_dir / cache.ARTEFACTS[
                     "test_sample"])
-    cnn = trained[RUNS["CNN"].training, args.seeds[0]][0]
+    cnn = trained[RUNS["cnn"].training, args.seeds[0]][0]
     save_ladder_weights(RUNS.values(), trained, args)
     if transfer:
         cache.save_weights(transfer[args.seeds[0]]["backbone"],
@@ -612,10 +607,11 @@ def main(argv: list[str] | None = None) -> int:
               f"fetch it again.\n{cifar10_missing_message(location)}",
               file=sys.stderr)
         return 2
-    for name, m in metrics["runs"].items():
-        if args.runs and m["slug"] not in args.runs:
+    for slug, m in metrics["runs"].items():
+        if args.runs and slug not in args.runs:
             continue
         accs = ", ".join(f"{100 * s['test_acc']:.1f}" for s in m["seeds"])
-        print(f"{name}: {m['params']:,} parameters, test accuracy {accs} %")
+        print(f"{m['name']}: {m['params']:,} parameters, test accuracy "
+              f"{accs} %")
     print(f"wrote {args.out_dir}/ in {metrics['wall_seconds']} s")
     return 0

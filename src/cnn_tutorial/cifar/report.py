@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from statistics import mean
 
 from .cache import REPORTED, CifarCache
-from .runs import RUNS, group
+from .runs import RUNS, Run, group
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class Spread:
         return cls(mean(values), min(values), max(values), len(values))
 
 
-def seed_results(cache: CifarCache, name: str) -> list[dict]:
-    """Per-seed results of run ``name``, seed 0 first."""
-    return seed_results_of(cache.metrics["runs"][name])
+def seed_results(cache: CifarCache, slug: str) -> list[dict]:
+    """Per-seed results of run ``slug``, seed 0 first."""
+    return seed_results_of(cache.metrics["runs"][slug])
 
 
 def seed_results_of(run: dict) -> list[dict]:
@@ -39,19 +39,19 @@ def seed_results_of(run: dict) -> list[dict]:
     return sorted(run["seeds"], key=lambda s: s["seed"])
 
 
-def seed0(cache: CifarCache, name: str) -> dict:
-    """Seed 0's results (curves, confusion) of run ``name``."""
-    return seed_results(cache, name)[0]
+def seed0(cache: CifarCache, slug: str) -> dict:
+    """Seed 0's results (curves, confusion) of run ``slug``."""
+    return seed_results(cache, slug)[0]
 
 
-def values(cache: CifarCache, name: str, key: str = "test_acc"
+def values(cache: CifarCache, slug: str, key: str = "test_acc"
            ) -> list[float]:
-    """``key`` of run ``name`` for every seed."""
-    return [s[key] for s in seed_results(cache, name)]
+    """``key`` of run ``slug`` for every seed."""
+    return [s[key] for s in seed_results(cache, slug)]
 
 
-def spread(cache: CifarCache, name: str, key: str = "test_acc") -> Spread:
-    return Spread.of(values(cache, name, key))
+def spread(cache: CifarCache, slug: str, key: str = "test_acc") -> Spread:
+    return Spread.of(values(cache, slug, key))
 
 
 def last_epoch_gap(result: dict) -> float:
@@ -66,7 +66,7 @@ def lowest_loss_epoch(result: dict) -> int:
 
 def differences(cache: CifarCache, a: str, b: str,
                 key: str = "test_acc") -> list[float]:
-    """Run ``a`` minus run ``b``, seed by seed."""
+    """Run ``a`` minus run ``b`` (slugs), seed by seed."""
     return [x - y for x, y in zip(values(cache, a, key),
                                   values(cache, b, key))]
 
@@ -92,11 +92,11 @@ class VerdictRow:
 def verdict(cache: CifarCache) -> list[VerdictRow]:
     """The tutorial's reported MLP and CNN figures, each beside the
     measured ones from a verified cache."""
-    return [VerdictRow(name, r["params"], r["test_acc"],
-                       cache.metrics["runs"][name]["params"]
+    return [VerdictRow(RUNS[slug].name, r["params"], r["test_acc"],
+                       cache.metrics["runs"][slug]["params"]
                        if cache.ok else None,
-                       spread(cache, name) if cache.ok else None)
-            for name, r in REPORTED.items()]
+                       spread(cache, slug) if cache.ok else None)
+            for slug, r in REPORTED.items()]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class LadderRow:
     """One rung of the CIFAR-10 ladder."""
 
     rung: str
-    name: str
+    run: Run
     params: int
     macs: int
     epochs: int
@@ -115,17 +115,24 @@ class LadderRow:
 def ladder(cache: CifarCache) -> list[LadderRow]:
     """The ladder's rungs in order, each with its measured numbers."""
     rows = []
-    for i, run in enumerate(group("ladder")):
-        m = cache.metrics["runs"][run.name]
+    for letter, run in zip(RUNG_LETTERS, group("ladder")):
+        m = cache.metrics["runs"][run.slug]
         rows.append(LadderRow(
-            "abcdefghij"[i], run.name, m["params"], m["macs"], m["epochs"],
-            spread(cache, run.name),
-            Spread.of([s / 60 for s in values(cache, run.name, "seconds")])))
+            letter, run, m["params"], m["macs"], m["epochs"],
+            spread(cache, run.slug),
+            Spread.of([s / 60 for s in values(cache, run.slug, "seconds")])))
     return rows
 
 
-def macs_ratio(cache: CifarCache, a: str = "GAP CNN (conv-heavy)",
-               b: str = "CNN") -> float:
+RUNG_LETTERS = "abcdefghijklmnop"
+
+
+def rung_letter(slug: str) -> str:
+    """The ladder letter of run ``slug`` (a, b, ...)."""
+    return RUNG_LETTERS[[r.slug for r in group("ladder")].index(slug)]
+
+
+def macs_ratio(cache: CifarCache, a: str = "gap", b: str = "cnn") -> float:
     """Multiply-adds per image of run ``a`` over those of run ``b``."""
     runs = cache.metrics["runs"]
     return runs[a]["macs"] / runs[b]["macs"]
@@ -211,4 +218,4 @@ def completeness(cache: CifarCache) -> tuple[float, float]:
             sum(e <= 0.01 for e in errors) / len(errors))
 
 
-assert all(name in RUNS for name in REPORTED)
+assert all(slug in RUNS for slug in REPORTED)

@@ -40,6 +40,12 @@ AUGMENTATIONS: dict[str, Callable[[int], Callable]] = {
     # airbench's: translation by up to 2 pixels, edges mirrored, + flip
     "shift+flip": lambda seed: crop_flip(2, seed, mode="reflect"),
 }
+# What the cached figures show: the first conv channels, no hand-picking,
+# and the first test images of each class.
+PATCH_CHANNELS = list(range(6))
+FEATURE_MAP_IMAGES = 3
+FEATURE_MAP_CHANNELS = 8
+SAMPLE_PER_CLASS = 10     # cached test images: the first ones of each class
 # images the whitening stem's filters are computed from (the first ones of
 # the fitting split)
 WHITENING_IMAGES = 5000
@@ -98,12 +104,15 @@ class Training:
 class Run:
     """A row of the pages: a training, and how its model is judged."""
 
-    name: str                    # as in metrics.json and on the pages
-    slug: str                    # glue names: cifar_<slug>_...
+    name: str                    # its label on the pages
+    slug: str                    # its identity: metrics.json, weights, glue
     training: Training
     groups: tuple[str, ...]
     flip_tta: bool = False       # average with the mirrored image's logits
     shift_tta: bool = False      # and with one-pixel shifts (six views)
+    base: str | None = None      # the run it changes one thing of (slug)
+    change: str = ""             # what that change is, on the pages
+    color: str | None = None     # its colour in charts (None: a spare one)
 
 
 # Convolutional networks train in the channels-last memory layout (faster
@@ -111,41 +120,55 @@ class Run:
 _CNN = Training("CNN", channels_last=True)
 _CROP = "crop+flip"
 _BOTH = Training("CNN", batch_norm=True, augment=_CROP, channels_last=True)
-_GAP_SGD = Training("GapCNN", augment=_CROP, recipe="sgd", channels_last=True)
-_WHITE = Training("Whitened", augment="shift+flip", recipe="fast",
-                  channels_last=True)
-_WHITE_LA = replace(_WHITE, recipe="fast-lookahead")
-RUNS = {run.name: run for run in (
-    Run("MLP", "mlp", Training("MLP"), ("verdict",)),
-    Run("CNN", "cnn", _CNN, ("verdict", "ladder")),
+_GAP_SGD = Training("GapCNN", augment=_CROP, recipe="sgd",
+                    channels_last=True)
+_WHITE_LA = Training("Whitened", augment="shift+flip",
+                     recipe="fast-lookahead", channels_last=True)
+_TTA = "flip test-time augmentation"
+RUNS = {run.slug: run for run in (
+    Run("MLP", "mlp", Training("MLP"), ("verdict",), color="#d95f02"),
+    Run("CNN", "cnn", _CNN, ("verdict", "ladder", "real_world"),
+        color="#1b9e77"),
     Run("MLP, permuted pixels", "mlp_perm", Training("MLP", permuted=True),
         ("locality",)),
     Run("CNN, permuted pixels", "cnn_perm",
         Training("CNN", permuted=True, channels_last=True), ("locality",)),
     Run("CNN + BatchNorm", "cnn_bn",
-        Training("CNN", batch_norm=True, channels_last=True), ("ladder",)),
+        Training("CNN", batch_norm=True, channels_last=True),
+        ("ladder", "real_world"), base="cnn", change="BatchNorm",
+        color="#7570b3"),
     Run("CNN + augmentation", "cnn_aug",
-        Training("CNN", augment=_CROP, channels_last=True), ("ladder",)),
-    Run("CNN + BatchNorm + augmentation", "cnn_bn_aug", _BOTH, ("ladder",)),
+        Training("CNN", augment=_CROP, channels_last=True),
+        ("ladder", "real_world"), base="cnn", change="augmentation",
+        color="#e7298a"),
+    Run("CNN + BatchNorm + augmentation", "cnn_bn_aug", _BOTH,
+        ("ladder", "real_world"), base="cnn_bn",
+        change="augmentation, on top of BatchNorm", color="#e6ab02"),
     Run("GAP CNN (conv-heavy)", "gap",
-        Training("GapCNN", augment=_CROP, channels_last=True), ("ladder",)),
-    Run("GAP CNN + SGD one-cycle", "gap_sgd", _GAP_SGD, ("ladder",)),
+        Training("GapCNN", augment=_CROP, channels_last=True), ("ladder",),
+        base="cnn_bn_aug", change="the conv-heavy network", color="#386cb0"),
+    Run("GAP CNN + SGD one-cycle", "gap_sgd", _GAP_SGD, ("ladder",),
+        base="gap", change="SGD, one-cycle, weight decay, label smoothing",
+        color="#666666"),
     Run("GAP CNN + SGD one-cycle + flip TTA", "gap_sgd_tta", _GAP_SGD,
-        ("ladder",), flip_tta=True),
-    Run("Whitened CNN, airbench recipe", "white", _WHITE, ("ladder",)),
-    Run("Whitened CNN + lookahead", "white_la", _WHITE_LA, ("ladder",)),
-    Run("Whitened CNN + lookahead + flip TTA", "white_la_tta", _WHITE_LA,
-        ("ladder",), flip_tta=True),
-    Run("Whitened CNN + lookahead + 6-view TTA", "white_la_tta6", _WHITE_LA,
-        ("ladder",), flip_tta=True, shift_tta=True),
+        ("ladder",), flip_tta=True, base="gap_sgd", change=_TTA),
+    Run("Whitened CNN, airbench recipe", "white", _WHITE_LA, ("ladder",),
+        base="gap_sgd", change="the whitened network and airbench's recipe",
+        color="#e41a1c"),
+    Run("Whitened CNN + flip TTA", "white_tta", _WHITE_LA, ("ladder",),
+        flip_tta=True, base="white", change=_TTA),
+    Run("Whitened CNN + 6-view TTA", "white_tta6", _WHITE_LA, ("ladder",),
+        flip_tta=True, shift_tta=True, base="white_tta",
+        change="four one-pixel-shifted views (six in all)"),
 )}
+TOP_RUN = "white_tta6"        # the ladder's best rung
 
 # Choices for the new rungs, made on the validation split with seed 0:
 # each probe changes one thing of the rung it names and is trained like it.
 SEARCH = {
-    "white_la": (
-        replace(_WHITE_LA, activation="relu"),
-        replace(_WHITE_LA, whiten=False),
+    "white": (
+        replace(_WHITE_LA, recipe="fast"),          # no lookahead
+        replace(_WHITE_LA, whiten=False),           # a learned stem
     ),
 }
 
@@ -153,6 +176,11 @@ SEARCH = {
 def group(name: str) -> list[Run]:
     """The runs of one group, in declaration order."""
     return [run for run in RUNS.values() if name in run.groups]
+
+
+def steps() -> list[Run]:
+    """The runs that change one thing of another (their ``base``)."""
+    return [run for run in RUNS.values() if run.base]
 
 
 def weights_slug(run: Run) -> str:
