@@ -18,6 +18,7 @@ from cnn_tutorial.export import (
     export_weights,
     layers_and_tensors,
     read_weights,
+    run_layers,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,3 +204,29 @@ def test_export_refuses_what_the_browser_cannot_run(tmp_path):
     bad.write_bytes(good.read_bytes()[:-6])
     with pytest.raises(ValueError, match="truncated"):
         read_weights(bad)
+
+
+def test_the_whitened_network_exports_with_gelu_global_max_and_scale(tmp_path):
+    """The ladder's top network: GELU (tanh form), BatchNorm after a pool
+    kept as an affine layer, global max pooling, and the head's 1/9 folded
+    into the linear layer; the file's layers reproduce the model."""
+    from cnn_tutorial.models import cifar_whitened_cnn
+
+    torch.manual_seed(0)
+    model = cifar_whitened_cnn(0).whiten(torch.randn(50, 3, 32, 32)).eval()
+    for bn in (m for m in model.modules()
+               if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_var.uniform_(0.5, 2)
+        bn.bias.data.uniform_(-1, 1)
+    path = export_weights(model, tmp_path / "w.bin",
+                                 input_shape=(3, 32, 32), dtype="float32")
+    header, tensors = read_weights(path)
+    kinds = [layer["type"] for layer in header["layers"]]
+    assert {"gelu", "gmp", "affine"} <= set(kinds) and "relu" not in kinds
+    x = torch.randn(3, 3, 32, 32)
+    got = run_layers(header["layers"], tensors, x.double())[-1]
+    assert torch.allclose(got.float(), model(x), atol=1e-4)
+    exact = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.GELU())
+    with pytest.raises(ValueError, match="approximate='tanh'"):
+        export_weights(exact, tmp_path / "e.bin",
+                              input_shape=(1, 8, 8))

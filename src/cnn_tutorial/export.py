@@ -5,11 +5,12 @@ forward order, the input's shape and scaling, the class names and where each
 tensor sits), then every tensor's values, little-endian, in float16 or
 float32. BatchNorm is folded into the convolution before it (or kept as a
 per-channel scale and shift where a pooling layer sits in between), so the
-browser needs only seven kinds of layer: conv2d, affine, relu, maxpool, gap,
-flatten and linear. :func:`run_layers` runs a file's layers in PyTorch: the
-reference the JavaScript forward pass (``numerics.js``) is tested against,
-and the check :func:`export_weights` makes that the layers, taken in the
-order the model registers them, really are its forward pass.
+browser needs only nine kinds of layer: conv2d, affine, relu, gelu (tanh
+form), maxpool, gap, gmp (global max pooling), flatten and linear (a Scale
+after a Linear is folded into it). :func:`run_layers` runs a file's layers
+in PyTorch: the reference the JavaScript forward pass (``numerics.js``) is
+tested against, and the check :func:`export_weights` makes that the layers,
+taken in the order the model registers them, really are its forward pass.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .models import Scale
 
 MAGIC, VERSION = b"CNNW", 1
 DTYPES = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4")}
@@ -93,6 +96,25 @@ def layers_and_tensors(model: nn.Module
                                "shift": f"{name}.shift"})
         elif isinstance(module, nn.ReLU):
             layers.append({"type": "relu", "name": name})
+        elif isinstance(module, nn.GELU):
+            if module.approximate != "tanh":
+                raise ValueError(f"{name}: only GELU(approximate='tanh') can "
+                                 "be exported (the browser has no erf)")
+            layers.append({"type": "gelu", "name": name})
+        elif isinstance(module, nn.AdaptiveMaxPool2d):
+            if _square(module.output_size, "output size", name) != 1:
+                raise ValueError(f"{name}: only AdaptiveMaxPool2d(1) (global "
+                                 "max pooling) can be exported")
+            layers.append({"type": "gmp", "name": name})
+        elif isinstance(module, Scale):
+            previous = layers[-1] if layers else {}
+            if previous.get("type") != "linear":
+                raise ValueError(f"{name}: a Scale is exported folded into "
+                                 "the Linear layer before it, and there is "
+                                 "none")
+            for key in ("weight", "bias"):
+                tensors[previous[key]] = tensors[previous[key]] * module.factor
+            previous["folded"] = name
         elif isinstance(module, nn.MaxPool2d):
             kernel = _square(module.kernel_size, "kernel", name)
             stride = _square(module.stride or kernel, "stride", name)
@@ -120,7 +142,8 @@ def layers_and_tensors(model: nn.Module
             raise ValueError(
                 f"{name}: {type(module).__name__} layers cannot be run by the "
                 "browser widgets (they run Conv2d, BatchNorm2d, ReLU, "
-                "MaxPool2d, AdaptiveAvgPool2d(1), Flatten and Linear)")
+                "GELU(approximate='tanh'), MaxPool2d, AdaptiveAvgPool2d(1), "
+                "AdaptiveMaxPool2d(1), Flatten, Linear and Scale)")
     return layers, tensors
 
 
@@ -140,6 +163,10 @@ def run_layers(layers: list[dict], tensors: dict[str, torch.Tensor],
                 + tensors[layer["shift"]].to(x.dtype)[:, None, None]
         elif kind == "relu":
             x = x.clamp_min(0)
+        elif kind == "gelu":
+            x = F.gelu(x, approximate="tanh")
+        elif kind == "gmp":
+            x = x.amax((2, 3), keepdim=True)
         elif kind == "maxpool":
             x = F.max_pool2d(x, layer["size"], layer["stride"])
         elif kind == "gap":
