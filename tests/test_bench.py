@@ -27,7 +27,8 @@ def test_quick_run_writes_results_and_judges_budgets(tmp_path, capsys):
     names = [b["name"] for b in results["budgets"]]
     assert names == ["digits CNN test accuracy", "digits CNN training time",
                      "numpy conv2d / torch conv2d",
-                     "CIFAR-10 epoch, GAP CNN channels-last"]
+                     "CIFAR-10 epoch, GAP CNN channels-last",
+                     "CIFAR-10 epoch, whitened CNN as trained"]
     assert code == (0 if all(b["passed"] for b in results["budgets"]) else 1)
     printed = capsys.readouterr().out.splitlines()
     for b in results["budgets"]:

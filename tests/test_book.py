@@ -10,13 +10,9 @@ from conftest import CHAPTER_FILES, ROOT
 
 from cnn_tutorial import conv, params
 from cnn_tutorial.cifar import cache as cifar_cache
-from cnn_tutorial.cifar import report
-from cnn_tutorial.display import (
-    cifar_numbers,
-    fmt_int,
-    fmt_pct,
-    fmt_spread,
-)
+from cnn_tutorial.cifar import present, report
+from cnn_tutorial.cifar.present import fmt_spread
+from cnn_tutorial.display import fmt_int, fmt_pct
 
 pytestmark = pytest.mark.book
 
@@ -54,7 +50,7 @@ def test_measured_cifar_results_are_shown(built_book):
     (reported ones beside them) and every cached figure, and no warning."""
     cache = cifar_cache.open_cache(ROOT / cifar_cache.CACHE_DIR)
     assert cache.ok, cache.problems
-    numbers = cifar_numbers(cache)
+    numbers = present.numbers(cache)
     ch1 = text_of(built_book / CHAPTERS[0])
     ch3 = text_of(built_book / CHAPTERS[2])
     for text in (ch1, ch3):
@@ -70,8 +66,11 @@ def test_measured_cifar_results_are_shown(built_book):
                 "cifar_cnn_perm_acc", "cifar_mlp_perm_acc"):
         assert numbers[key] in ch1, key
     for key in ("cifar_cnn_bn_acc", "cifar_cnn_aug_acc",
-                "cifar_cnn_bn_aug_acc", "cifar_conv1_cosine"):
+                "cifar_cnn_bn_aug_acc", "cifar_conv1_cosine",
+                "cifar_white_tta6_acc", "cifar_step_white", "cifar_search"):
         assert numbers[key] in ch3, key
+    for row in report.ladder(cache):            # every rung in the table
+        assert f"{row.rung} {row.run.name} {fmt_int(row.params)}" in ch3
     raw1 = (built_book / CHAPTERS[0]).read_text(encoding="utf-8")
     raw3 = (built_book / CHAPTERS[2]).read_text(encoding="utf-8")
     for raw, figures in ((raw1, ("fig-cifar-samples", "fig-cifar-curves",
@@ -155,13 +154,12 @@ def test_internal_links_resolve(built_book):
 
 
 def test_attribution_page_shows_the_cached_checks(built_book):
-    from cnn_tutorial.display import attribution_numbers
-
     cache = cifar_cache.open_cache(ROOT / cifar_cache.CACHE_DIR)
     page = built_book / CHAPTERS[3]
     text = text_of(page)
-    for key, value in attribution_numbers(cache).items():
-        assert value in text, key
+    for key, value in present.numbers(cache).items():
+        if key.startswith("attr_"):
+            assert value in text, key
     raw = page.read_text(encoding="utf-8")
     for name in ("fig-attribution", "fig-features-conv2",
                  "fig-features-classes"):

@@ -177,7 +177,7 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
     the gradient's and SmoothGrad's about as much (within the glued margin),
     Grad-CAM's less; integrated gradients are complete to well under 1 %
     in the median."""
-    from cnn_tutorial.display import ROBUST, WEAK
+    from cnn_tutorial.cifar.present import ROBUST, WEAK
 
     numbers = present.numbers(cache)
     for seed in cache.metrics["attribution"]["seeds"]:

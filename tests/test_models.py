@@ -8,7 +8,7 @@ from cnn_tutorial.transforms import permute_pixels, pixel_permutation
 
 def test_cifar_models_sizes_match_the_tutorial():
     pair = models.cifar_models()
-    mlp, cnn = (params.count_params(pair[k]) for k in ("MLP", "cnn"))
+    mlp, cnn = (params.count_params(pair[k]) for k in ("MLP", "CNN"))
     reported_mlp = REPORTED["mlp"]["params"]    # "~1.7 M parameters"
     reported_cnn = REPORTED["cnn"]["params"]    # "~300 k", at most 300 k
     assert abs(mlp - reported_mlp) < 0.03 * reported_mlp

@@ -277,7 +277,6 @@ def _search_base(cache: CifarCache) -> str:
 
 CHANGES = {   # how a probe's change reads on the page
     ("recipe", "fast"): "without lookahead",
-    ("recipe", "fast-lookahead-half-lr"): "half the peak learning rate",
     ("activation", "relu"): "ReLU instead of GELU",
     ("whiten", False): "a learned stem instead of the whitening one",
     ("augment", "crop+flip"): "the 4-pixel zero-padded crop instead of the "

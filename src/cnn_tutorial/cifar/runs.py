@@ -32,9 +32,6 @@ RECIPES = {
                    label_smoothing=0.2, bias_lr_scale=64, bf16=True),
 }
 RECIPES["fast-lookahead"] = replace(RECIPES["fast"], lookahead=True)
-# a probe of the search: the same at half the peak learning rate
-RECIPES["fast-lookahead-half-lr"] = replace(RECIPES["fast-lookahead"],
-                                            lr=0.75)
 MODELS = {"MLP": cifar_mlp, "CNN": cifar_cnn, "GapCNN": cifar_gap_cnn,
           "Whitened": cifar_whitened_cnn}
 AUGMENTATIONS: dict[str, Callable[[int], Callable]] = {
@@ -172,7 +169,6 @@ SEARCH = {
     "white": (
         replace(_WHITE_LA, recipe="fast"),          # no lookahead
         replace(_WHITE_LA, whiten=False),           # a learned stem
-        replace(_WHITE_LA, recipe="fast-lookahead-half-lr"),
     ),
 }
 
