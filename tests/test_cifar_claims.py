@@ -197,3 +197,22 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
         assert d["Grad-CAM"]["top"] < d["Grad-CAM"]["random"]
     median, within = report.completeness(cache)
     assert median < 0.005 and within > 0.9
+
+
+def test_the_whitened_rungs_as_the_prose_reads_them(cache):
+    """Chapter 3: rung h has 'about as many [parameters] as e, and does
+    fewer multiply-adds'; the top rung is '... points above rung g'; in the
+    search 'neither choice helped ...: both alternatives scored a little
+    higher', by no more than 'the three seeds of rung h span ... on the
+    test images' (checked: each probe within one point of rung h)."""
+    runs = cache.metrics["runs"]
+    assert abs(runs["white"]["params"] / runs["gap"]["params"] - 1) < 0.02
+    assert runs["white"]["params"] <= 300_000
+    assert runs["white"]["macs"] < runs["gap"]["macs"]
+    assert always(cache, "white_tta6", "gap_sgd_tta")
+    search = cache.metrics["search"]["white"]
+    base = search["base"]["val_acc"]
+    assert all(0 < p["val_acc"] - base < 0.01 for p in search["probes"])
+    span = float(present.numbers(cache)["cifar_white_seed_span"]) / 100
+    assert all(p["val_acc"] - base <= span + 0.002
+               for p in search["probes"])

@@ -253,6 +253,8 @@ number("cifar_gap_more_params")(lambda c: fmt_pct(
 number("cifar_top_macs_ratio")(
     lambda c: f"{report.macs_ratio(c, TOP_RUN, 'gap'):.1f}")
 number("cifar_top_minutes")(lambda c: f"{_minutes(c, TOP_RUN).low:.1f}")
+number("cifar_top_over_g")(_mean_difference(TOP_RUN, "gap_sgd_tta"))
+number("cifar_white_seed_span")(lambda c: f"{100 * (report.spread(c, 'white').high - report.spread(c, 'white').low):.1f}")  # noqa: E501
 number("cifar_top_acc_low")(
     lambda c: fmt_pct(report.spread(c, TOP_RUN).low))
 
