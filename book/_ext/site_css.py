@@ -70,5 +70,6 @@ def setup(app):
     app.connect("build-finished", _finish)
     app.connect("html-page-context", _citation_list_items)
     app.add_css_file("tutorial.css")
+    app.add_css_file("print.css", media="print")   # and `make pdf`
     app.add_js_file("tutorial.js")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,161 @@
+"""Every chapter as a notebook with its outputs, published with the site
+(``notebooks/<page>.ipynb``), offered by the page's download menu and
+opened by its Colab button.
+
+myst-nb writes each executed page to ``_build/jupyter_execute/``; after the
+build this extension copies it to the site with two cells in front: one
+that installs the library when ``cnn_tutorial`` is not importable (from
+the repository at the commit that built the notebook, which also brings
+the cached CIFAR-10 results), and a note on how long the cells took on the
+CPU that built the book. The book workflow pushes the same folder to the
+``notebooks`` branch, where Colab's button finds it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from myst_nb.sphinx_ import NbMetadataCollector
+from myst_nb.sphinx_ext import OUTPUT_FOLDER
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+SITE_FOLDER = "notebooks"        # in the built site, and the branch's root
+CHECKOUT = "tutorial-04-cnns"    # the folder the install cell clones into
+
+INSTALL_CELL = '''\
+# Run this cell first. Where the library `cnn_tutorial` is not installed
+# (Colab, a fresh Jupyter), it fetches the book at the commit that built
+# this notebook ({release}): the library and the cached CIFAR-10 results;
+# it installs the library and works in the book's book/ folder, as the
+# pages do when the book is built.
+import importlib.util
+import os
+import subprocess
+import sys
+
+REPOSITORY = {repository!r}
+COMMIT = {commit!r}
+if importlib.util.find_spec("cnn_tutorial") is None:
+    checkout = os.path.abspath({checkout!r})
+    if not os.path.isdir(checkout):
+        for command in (["init", "--quiet", checkout],
+                        ["-C", checkout, "fetch", "--quiet", "--depth", "1",
+                         REPOSITORY, COMMIT],
+                        ["-C", checkout, "checkout", "--quiet",
+                         "FETCH_HEAD"]):
+            subprocess.run(["git", *command], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    checkout, {myst_nb!r}], check=True)
+    os.chdir(os.path.join(checkout, "book"))
+    importlib.invalidate_caches()'''
+
+CPU_NOTE = """\
+> **No GPU needed.** This is the chapter "{title}" of *{book}*, with the
+> outputs of the build. Its cells run on a CPU: on the {cores}-core machine
+> that built the book they took {runtime} s together (the install in the
+> first cell aside). "Run all" reproduces the outputs; printed numbers can
+> differ in the last digits on other hardware. The text uses the book's
+> MyST markup (`{{glue}}` values, notes); the book's page shows it rendered."""
+
+
+def source_commit(folder: Path) -> str:
+    """The commit being built (``main`` outside a git checkout)."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder,
+                            capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else "main"
+
+
+def requirement(folder: Path, name: str) -> str:
+    """``name``'s pin in requirements.txt (just ``name`` if unpinned)."""
+    pins = (folder / "requirements.txt").read_text()
+    found = re.search(rf"^({re.escape(name)}==\S+)", pins, re.M)
+    return found.group(1) if found else name
+
+
+def release(folder: Path) -> str:
+    """The library's name and version as pyproject.toml declares them."""
+    import tomllib
+
+    project = tomllib.loads((folder / "pyproject.toml").read_text())
+    return f"{project['project']['name']} {project['project']['version']}"
+
+
+def _cell(cell_type: str, source: str) -> dict:
+    cell = {"cell_type": cell_type, "metadata": {}, "source": source}
+    if cell_type == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def notebook_pages(app) -> list[str]:
+    """The pages that are notebooks (they name a kernel), in order."""
+    return sorted(name for name in app.env.found_docs
+                  if "kernelspec" in app.env.metadata.get(name, {}))
+
+
+def publish(app, docname: str, commit: str) -> Path:
+    """Write the executed page ``docname`` with the install cell and the
+    CPU note to the site's notebooks/ folder; returns its path."""
+    executed = Path(app.outdir).parent / OUTPUT_FOLDER / f"{docname}.ipynb"
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    root = Path(app.srcdir)
+    exec_data = NbMetadataCollector.get_exec_data(app.env, docname) or {}
+    runtime = exec_data.get("runtime")
+    title = app.env.titles[docname].astext()
+    install = INSTALL_CELL.format(
+        release=release(root), repository=app.config.html_theme_options
+        .get("repository_url", ""), commit=commit, checkout=CHECKOUT,
+        myst_nb=requirement(root, "myst-nb"))
+    note = CPU_NOTE.format(
+        title=title, book=app.config.html_title, cores=os.cpu_count(),
+        runtime=f"{runtime:.0f}" if runtime is not None else "a few")
+    notebook["cells"][:0] = [_cell("code", install),
+                             _cell("markdown", note)]
+    notebook["metadata"].pop("source_map", None)
+    notebook["metadata"]["cnn_tutorial"] = {
+        "commit": commit, "release": release(root), "runtime_s": runtime,
+        "page": docname}
+    out = Path(app.outdir) / SITE_FOLDER / f"{docname}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    return out
+
+
+def _publish_all(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    commit = source_commit(Path(app.srcdir))
+    for docname in notebook_pages(app):
+        publish(app, docname, commit)
+
+
+def _buttons(app, pagename, templatename, context, doctree) -> None:
+    """The download menu's notebook is the published one; Colab opens the
+    notebooks branch (the theme would point it at the Markdown source)."""
+    if "kernelspec" not in app.env.metadata.get(pagename, {}):
+        return
+    branch = app.config.cnn_notebooks_branch
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []):
+            if button.get("label") == "download-notebook-button":
+                button["url"] = context["pathto"](
+                    f"{SITE_FOLDER}/{pagename}.ipynb", 1)
+                button["text"] = "notebook"
+                button["tooltip"] = ("Download this chapter as a notebook, "
+                                     "with its outputs")
+            elif button.get("text") == "Colab":
+                button["url"] = re.sub(r"/blob/.*", f"/blob/{branch}/"
+                                       f"{pagename}.ipynb", button["url"])
+
+
+def setup(app):
+    app.add_config_value("cnn_notebooks_branch", "notebooks", "html")
+    # after the theme's header buttons (priority 501)
+    app.connect("html-page-context", _buttons, priority=900)
+    app.connect("build-finished", _publish_all)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
