@@ -12,7 +12,6 @@ CPU that built the book. The book workflow pushes the same folder to the
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -84,45 +83,59 @@ def release(folder: Path) -> str:
     return f"{project['project']['name']} {project['project']['version']}"
 
 
-def _cell(cell_type: str, source: str) -> dict:
-    cell = {"cell_type": cell_type, "metadata": {}, "source": source}
-    if cell_type == "code":
-        cell.update(execution_count=None, outputs=[])
-    return cell
-
-
 def notebook_pages(app) -> list[str]:
     """The pages that are notebooks (they name a kernel), in order."""
     return sorted(name for name in app.env.found_docs
                   if "kernelspec" in app.env.metadata.get(name, {}))
 
 
+def executed(app, docname: str):
+    """The page as myst-nb read it, with the outputs of its execution:
+    in cache mode myst-nb writes jupyter_execute/ without them, so they
+    are merged from the execution cache as the page's build did."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    path = Path(app.outdir).parent / OUTPUT_FOLDER / f"{docname}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    config = app.env.mystnb_config
+    if config.execution_mode == "cache":
+        cache = get_cache(config.execution_cache_path)
+        try:
+            _, notebook = cache.merge_match_into_notebook(notebook)
+        except KeyError:
+            logger.warning("notebooks: %s has no executed outputs in the "
+                           "execution cache", docname)
+    return notebook
+
+
 def publish(app, docname: str, commit: str) -> Path:
     """Write the executed page ``docname`` with the install cell and the
     CPU note to the site's notebooks/ folder; returns its path."""
-    executed = Path(app.outdir).parent / OUTPUT_FOLDER / f"{docname}.ipynb"
-    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    import nbformat
+
+    notebook = executed(app, docname)
     root = Path(app.srcdir)
     exec_data = NbMetadataCollector.get_exec_data(app.env, docname) or {}
     runtime = exec_data.get("runtime")
-    title = app.env.titles[docname].astext()
     install = INSTALL_CELL.format(
         release=release(root), repository=app.config.html_theme_options
         .get("repository_url", ""), commit=commit, checkout=CHECKOUT,
         myst_nb=requirement(root, "myst-nb"))
     note = CPU_NOTE.format(
-        title=title, book=app.config.html_title, cores=os.cpu_count(),
+        title=app.env.titles[docname].astext(), book=app.config.html_title,
+        cores=os.cpu_count(),
         runtime=f"{runtime:.0f}" if runtime is not None else "a few")
-    notebook["cells"][:0] = [_cell("code", install),
-                             _cell("markdown", note)]
-    notebook["metadata"].pop("source_map", None)
-    notebook["metadata"]["cnn_tutorial"] = {
+    notebook.cells[:0] = [
+        nbformat.v4.new_code_cell(install, id="install-the-library"),
+        nbformat.v4.new_markdown_cell(note, id="runs-on-a-cpu")]
+    notebook.metadata.pop("source_map", None)
+    notebook.metadata["cnn_tutorial"] = {
         "commit": commit, "release": release(root), "runtime_s": runtime,
         "page": docname}
     out = Path(app.outdir) / SITE_FOLDER / f"{docname}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
+    nbformat.write(notebook, out)
     return out
 
 
