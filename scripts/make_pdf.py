@@ -227,7 +227,7 @@ def site_pages(page, base: str, root: str) -> list[str]:
     page first), as absolute URLs without fragments."""
     page.goto(f"{base}/{root}")
     links = page.eval_on_selector_all(
-        "nav.bd-docs-nav a.reference.internal, .navbar-brand",
+        "nav.bd-docs-nav a.reference.internal",
         "els => els.map(a => a.href)")
     urls = [page.url.split("#")[0]]
     for link in links:

@@ -1,6 +1,7 @@
 """The book's own CSS and JS (book/_ext/static/): tables readable at phone
 width, figures kept on white in dark mode, captions with contrast, a click
-on a figure opens it at full size, and accessible names the audit accepts."""
+on a figure opens it at full size, accessible names the audit accepts, and
+print.css for paper (the browser's print dialog and `make pdf`)."""
 from __future__ import annotations
 
 import re
