@@ -32,12 +32,15 @@ class _Chapter(HTMLParser):
     def __init__(self):
         super().__init__()
         self.links, self.printed, self.glued, self.images = [], [], [], []
+        self.in_prose = []     # per glued value: in the text, not a caption
         self._into = None
         self._depth = 0
+        self._caption = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         classes = (a.get("class") or "").split()
+        self._caption = self._caption or tag == "figcaption"
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
         if tag == "img" and "_images/" in a.get("src", ""):
@@ -55,6 +58,7 @@ class _Chapter(HTMLParser):
             self._text += data
 
     def handle_endtag(self, tag):
+        self._caption = self._caption and tag != "figcaption"
         if self._into == "printed" and tag == "div":
             self._depth -= 1
             if self._depth == 0:
@@ -62,6 +66,7 @@ class _Chapter(HTMLParser):
                 self._into = None
         elif self._into == "glued" and tag == "span":
             self.glued.append(self._text)
+            self.in_prose.append(not self._caption)
             self._into = None
 
 
@@ -135,6 +140,28 @@ def test_notebooks_hold_the_outputs_the_pages_show(built_book):
             assert squashed(value) in shown, (name, value)
         missing = set(page.images) - output_images(nb)
         assert not missing, f"{name}: page images not in the notebook"
+
+
+def test_notebook_text_shows_the_numbers_and_code_the_page_shows(
+        built_book):
+    """The markdown cells carry the glued values and the library code the
+    page includes, not myst-nb's roles and Sphinx's directives (which
+    Jupyter and Colab would show as raw text)."""
+    for name in CHAPTER_FILES:
+        page, nb = chapter(built_book, name), notebook(built_book, name)
+        markdown = "\n".join(cell.source for cell in nb.cells
+                              if cell.cell_type == "markdown")
+        assert "{literalinclude}" not in markdown, name
+        source = (ROOT / f"{name}.md").read_text()
+        for shown in re.findall(r":pyobject: *(\w+)", source):
+            assert re.search(rf"^\s*(def|class) {shown}\b", markdown,
+                             re.M), (name, shown)
+        text = squashed(markdown)
+        assert "{glue" not in text, name
+        prose = [v for v, p in zip(page.glued, page.in_prose) if p]
+        assert prose, name
+        for value in prose:
+            assert squashed(value) in text, (name, value)
 
 
 def test_download_menu_and_colab_open_the_published_notebook(built_book):

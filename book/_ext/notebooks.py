@@ -12,6 +12,8 @@ CPU that built the book. The book workflow pushes the same folder to the
 """
 from __future__ import annotations
 
+import ast
+import contextlib
 import os
 import re
 import subprocess
@@ -57,8 +59,10 @@ CPU_NOTE = """\
 > outputs of the build. Its cells run on a CPU: on the {cores}-core machine
 > that built the book they took {runtime} s together (the install in the
 > first cell aside). "Run all" reproduces the outputs; printed numbers can
-> differ in the last digits on other hardware. The text uses the book's
-> MyST markup (`{{glue}}` values, notes); the book's page shows it rendered."""
+> differ in the last digits on other hardware. The computed numbers are
+> filled into the text, and so is the library code the page shows; the
+> other MyST markup (notes, cross-references) shows as written, and the
+> book's page shows it rendered."""
 
 
 def source_commit(folder: Path) -> str:
@@ -109,6 +113,60 @@ def executed(app, docname: str):
     return notebook
 
 
+GLUE_ROLE = re.compile(r"\{glue:(?:text|md)\}`([^`]+)`")
+
+
+def glued(notebook) -> dict[str, str]:
+    """The values the notebook's cells glue, by name, as the page shows
+    them (Markdown if glued as Markdown, else the text of the value)."""
+    values = {}
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            record = out.get("metadata", {}).get("scrapbook")
+            if not record:
+                continue
+            data, prefix = out["data"], record["mime_prefix"]
+            text = data.get(prefix + "text/markdown")
+            if text is None:
+                text = data.get(prefix + "text/plain", "")
+                with contextlib.suppress(ValueError, SyntaxError):
+                    value = ast.literal_eval(text)
+                    text = value if isinstance(value, str) else text
+            values[record["name"]] = text
+    return values
+
+
+def paste_glue(notebook) -> None:
+    """Put the glued values into the text, where the page shows them
+    (Jupyter and Colab do not know myst-nb's glue roles)."""
+    values = glued(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = GLUE_ROLE.sub(
+                lambda m: values.get(m.group(1), m.group(0)), cell.source)
+
+
+LITERALINCLUDE = re.compile(
+    r"```\{literalinclude\} *(?P<path>\S+)\n(?P<options>(?::[\w-]+:.*\n)*)```")
+
+
+def show_included_code(app, notebook, folder: Path) -> None:
+    """Put the code that the page shows from the library (literalinclude)
+    into the text as a code block, read as Sphinx reads it for the page."""
+    from sphinx.directives.code import LiteralIncludeReader
+
+    def code(match: re.Match) -> str:
+        options = dict(re.findall(r":([\w-]+):[ \t]*(.*)",
+                                  match.group("options")))
+        path = (folder / match.group("path")).resolve()
+        text, _ = LiteralIncludeReader(str(path), options, app.config).read()
+        return f"```{options.get('language', '')}\n{text.rstrip()}\n```"
+
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = LITERALINCLUDE.sub(code, cell.source)
+
+
 def publish(app, docname: str, commit: str) -> Path:
     """Write the executed page ``docname`` with the install cell and the
     CPU note to the site's notebooks/ folder; returns its path."""
@@ -116,6 +174,8 @@ def publish(app, docname: str, commit: str) -> Path:
 
     notebook = executed(app, docname)
     root = Path(app.srcdir)
+    paste_glue(notebook)
+    show_included_code(app, notebook, (root / docname).parent)
     exec_data = NbMetadataCollector.get_exec_data(app.env, docname) or {}
     runtime = exec_data.get("runtime")
     install = INSTALL_CELL.format(
