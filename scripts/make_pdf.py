@@ -162,6 +162,7 @@ class PrintedBook:
     pages: int
     chapters: list[tuple[str, int]]
     overflow: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)   # requests off-site
 
 
 def browser_path() -> str:
@@ -297,8 +298,15 @@ def print_book(html_dir: Path, out: Path) -> PrintedBook:
                                     args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": CONTENT_WIDTH_PX,
                                           "height": 1000})
-        page.route("**/*", lambda r: r.continue_()
-                   if r.request.url.startswith(base) else r.abort())
+        refused = []
+
+        def offline(route):
+            if route.request.url.startswith(base):
+                return route.continue_()
+            refused.append(route.request.url)
+            return route.abort()
+
+        page.route("**/*", offline)
         pages = site_pages(page, base, root_page(html_dir))
         page.goto(pages[0])
         page.emulate_media(media="print")
@@ -328,7 +336,8 @@ def print_book(html_dir: Path, out: Path) -> PrintedBook:
     if [n for _, n in printed] != [n for _, n in starts]:
         raise SystemExit("make pdf: page numbers moved between the two "
                          f"prints: {starts} then {printed}")
-    return PrintedBook(out, len(PdfReader(out).pages), printed, overflow)
+    return PrintedBook(out, len(PdfReader(out).pages), printed, overflow,
+                       refused)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  p. {start:>3}  {title}")
     for problem in book.overflow:
         print(f"warning: wider than the page: {problem}", file=sys.stderr)
+    for url in book.refused:
+        print(f"warning: not fetched (offline): {url}", file=sys.stderr)
     print(f"PDF written: {book.path} ({book.pages} pages, "
           f"{book.path.stat().st_size / 1e6:.1f} MB)")
     return 0

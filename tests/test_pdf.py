@@ -154,6 +154,10 @@ def test_maths_is_typeset_not_printed_as_tex(chapter_texts):
         assert tex not in text, f"raw TeX {tex!r} in the PDF"
 
 
+def test_the_book_prints_offline(book_pdf):
+    assert book_pdf.refused == []
+
+
 def test_pages_are_a4_and_nothing_is_cut_at_the_edge(book_pdf):
     from pypdf import PdfReader
 
