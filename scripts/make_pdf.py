@@ -298,6 +298,7 @@ def print_book(html_dir: Path, out: Path) -> PrintedBook:
                                     args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": CONTENT_WIDTH_PX,
                                           "height": 1000})
+        page.set_default_timeout(300_000)   # a loaded 2-core machine is slow
         refused = []
 
         def offline(route):
