@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 
-.PHONY: install book test browser-deps serve clean bench cifar linkcheck lib-hash
+.PHONY: install book pdf test browser-deps serve clean bench cifar linkcheck lib-hash
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,11 @@ endif
 	$(JB) build . -W --keep-going $(if $(STALE),--all)
 	@echo "$(LIB_HASH)" > _build/.lib-hash
 	@echo "Book built: $(CURDIR)/_build/html/index.html  (view it with: make serve)"
+
+# The whole book as one PDF (_build/html/tutorial-04-cnns.pdf, published with
+# the site), printed from the built pages by the system's Chromium; offline.
+pdf: book
+	$(PY) scripts/make_pdf.py
 
 browser-deps:
 	bash scripts/install_browser_deps.sh

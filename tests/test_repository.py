@@ -283,6 +283,31 @@ def test_book_workflow_caches_on_src_reports_failures_and_runs_weekly():
     assert {log.group(1), "_build/html/reports"} <= uploaded, uploaded
 
 
+def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
+    """The deployed site holds the PDF (`make pdf` runs before the Pages
+    upload), and every push to main pushes the site's notebooks/ folder to
+    the branch the Colab buttons open (_config.yml's
+    cnn_notebooks_branch)."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    branch = cfg["sphinx"]["config"]["cnn_notebooks_branch"]
+    assert cfg["launch_buttons"]["colab_url"]
+    workflow = load_workflow("book.yml")
+    assert workflow["permissions"]["contents"] == "write"
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    pdf = next(i for i, run in enumerate(runs) if "make pdf" in run)
+    pages = next(i for i, step in enumerate(steps)
+                 if uses(step, "actions/upload-pages-artifact"))
+    assert pdf < pages
+    publish = [step for step in steps
+               if "_build/html/notebooks" in step.get("run", "")]
+    assert len(publish) == 1
+    run = publish[0]["run"]
+    assert "git push" in run and run.split()[-1] == branch, run
+    assert "refs/heads/main" in publish[0]["if"]
+    assert "push" in publish[0]["if"]
+
+
 def test_citation_metadata_agrees_with_the_book_and_the_package():
     """CITATION.cff has the keys CFF 1.2.0 requires, the book's title and
     author, the package's version, and cites only works the book's

@@ -1,6 +1,7 @@
 """The book's own CSS and JS (book/_ext/static/): tables readable at phone
 width, figures kept on white in dark mode, captions with contrast, a click
-on a figure opens it at full size, and accessible names the audit accepts."""
+on a figure opens it at full size, accessible names the audit accepts, and
+print.css for paper (the browser's print dialog and `make pdf`)."""
 from __future__ import annotations
 
 import re
@@ -70,5 +71,6 @@ def setup(app):
     app.connect("build-finished", _finish)
     app.connect("html-page-context", _citation_list_items)
     app.add_css_file("tutorial.css")
+    app.add_css_file("print.css", media="print")   # and `make pdf`
     app.add_js_file("tutorial.js")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
