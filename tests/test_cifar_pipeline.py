@@ -238,6 +238,27 @@ def test_one_run_is_retrained_alone_and_the_rest_kept(archive, cache,
     assert changed == {"cnn_cifar10.pt", "metrics.json"}
 
 
+@pytest.mark.slow
+def test_a_run_with_a_search_retrains_on_other_seeds(archive, cache,
+                                                     tmp_path):
+    """--runs with seeds that leave out seed 0 still records the search,
+    whose probes and base are seed 0's (reused from the first run)."""
+    import shutil
+
+    copy = tmp_path / "cache"
+    shutil.copytree(cache, copy)
+    slug = next(iter(SEARCH))
+    args = ["--images", str(archive), "--out-dir", str(copy), "--work-dir",
+            str(cache.parent / "runs"), *ARGS]
+    args[args.index("--seeds") + 1:args.index("--seeds") + 3] = ["1"]
+    assert pipeline.main([*args, "--runs", slug]) == 0
+    again = json.loads((copy / "metrics.json").read_text())
+    assert [s["seed"] for s in again["runs"][slug]["seeds"]] == [1]
+    assert again["search"][slug]["base"]["val_acc"] == pytest.approx(
+        json.loads((cache / "metrics.json").read_text())["search"][slug][
+            "base"]["val_acc"])
+
+
 def test_runs_take_only_known_slugs(capsys):
     with pytest.raises(SystemExit):
         pipeline.parse_args(["--runs", "resnet"])

@@ -361,8 +361,9 @@ def search_results(trainer: Trainer, slug: str, trained: dict) -> dict:
                    if asdict(base)[k] != v}
         probes.append({"change": changed,
                        **record(trainer.run(probe, 0)[1])})
+    base_result = trained.get((base, 0)) or trainer.run(base, 0)
     return {"seed": 0, "split": "validation",
-            "base": record(trained[base, 0][1]), "probes": probes}
+            "base": record(base_result[1]), "probes": probes}
 
 
 def save_ladder_weights(specs, trained: dict, args: argparse.Namespace
