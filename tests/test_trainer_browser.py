@@ -1,0 +1,157 @@
+"""Train it yourself (chapter 3) in headless Chromium: the page's training
+steps are PyTorch's, its fit learns the digits, the controls work, and
+what cannot run leaves the static figure and one line saying why."""
+import numpy as np
+import pytest
+import torch
+from conftest import browser_marks, offline_page
+from test_train_widget import step_batches, torch_steps
+
+from cnn_tutorial import models, train_widget
+from cnn_tutorial.experiments import DIGITS_RECIPE
+
+pytestmark = browser_marks()
+
+PAGE = "book/03_opened_up.html"
+TRAINER = "window.cnnTutorial.trainer"
+STEPS = 20
+
+
+def open_trainer(page, server):
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    page.evaluate(f"{TRAINER}.ready")
+    return page.locator(".cnn-trainer")
+
+
+def test_steps_reproduce_pytorchs_training(page, server, digits):
+    """The first 20 batches train.fit draws, fed to the page one by one,
+    give the weights PyTorch's Adam (the digits recipe) gives."""
+    open_trainer(page, server)
+    batches = step_batches(len(digits.train), DIGITS_RECIPE.batch_size, STEPS)
+    start = page.evaluate(f"{TRAINER}.reset().then(() => "
+                          f"{TRAINER}.parameters())")
+    page.evaluate(f"""async batches => {{
+        for (const b of batches) await {TRAINER}.step(b);
+    }}""", [b.tolist() for b in batches])
+    shown = page.evaluate(f"{TRAINER}.parameters()")
+    model = models.digits_cnn(seed=0)
+    for name, value in model.state_dict().items():   # the same start
+        np.testing.assert_array_equal(start[name], value.flatten().numpy())
+    torch_steps(model, digits.train.x, digits.train.y, batches,
+                DIGITS_RECIPE.build(model, STEPS)[0])
+    moved = 0.0
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(shown[name], value.flatten().numpy(),
+                                   rtol=0, atol=1e-4, err_msg=name)
+        moved = max(moved, float(np.abs(np.subtract(
+            shown[name], start[name])).max()))
+    assert moved > 1e-2
+    assert page.evaluate(f"{TRAINER}.recipe()") == \
+        train_widget.recipe_config(DIGITS_RECIPE)
+    assert not page.console_errors, page.console_errors
+
+
+def test_fit_learns_the_digits_and_the_page_shows_it(page, server):
+    """fit from the initial weights reaches 95 % test accuracy within five
+    epochs (the bench times it); the status line, the curves and the
+    filters' caption follow; Reset goes back to the start."""
+    widget = open_trainer(page, server)
+    start = page.evaluate(f"{TRAINER}.parameters()")
+    history = page.evaluate(f"{TRAINER}.fit({{epochs: 5}})")
+    assert len(history["test_acc"]) == 5 and not history["paused"]
+    assert history["test_acc"][-1] >= 0.95
+    assert history["train_loss"][-1] < history["train_loss"][0] / 3
+    assert page.evaluate(f"{TRAINER}.evaluate()") == history["test_acc"][-1]
+    status = widget.locator(".cnn-verdict").inner_text()
+    assert f"After epoch 5: test accuracy {100 * history['test_acc'][-1]:.1f} %" \
+        in status
+    assert widget.locator("svg.cnn-chart").nth(1).locator("circle").count() == 5
+    caption = widget.get_by_text("median cosine similarity").inner_text()
+    assert float(caption.split(": ")[1].split()[0]) < 1
+    widget.get_by_role("button", name="Reset").click()
+    page.wait_for_function("document.querySelector('.cnn-trainer "
+                           ".cnn-verdict').innerText.startsWith('Untrained')")
+    assert page.evaluate(f"{TRAINER}.parameters()") == start
+    assert widget.locator("svg.cnn-chart circle").count() == 0
+    assert not page.console_errors, page.console_errors
+
+
+def test_pause_and_resume_with_the_keyboard(page, server):
+    widget = open_trainer(page, server)
+    train = widget.get_by_role("button", name="Train")
+    train.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.cnn-trainer "
+                           ".cnn-verdict').innerText.includes('training digits')")
+    pause = widget.get_by_role("button", name="Pause")
+    assert widget.get_by_role("button", name="Reset").is_disabled()
+    pause.focus()
+    page.keyboard.press("Enter")
+    resume = widget.get_by_role("button", name="Resume")
+    resume.wait_for()
+    paused = widget.locator(".cnn-verdict").inner_text()
+    page.wait_for_timeout(500)
+    assert widget.locator(".cnn-verdict").inner_text() == paused  # stopped
+    resume.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "text => document.querySelector('.cnn-trainer .cnn-verdict')"
+        ".innerText !== text", arg=paused)
+    widget.get_by_role("button", name="Pause").click()
+    widget.get_by_role("button", name="Resume").wait_for()
+    assert not page.console_errors, page.console_errors
+
+
+def test_bad_steps_are_refused_with_a_message(page, server):
+    open_trainer(page, server)
+    error = page.evaluate(f"{TRAINER}.step([0, 99999]).then(() => null, "
+                          "e => e.message)")
+    assert "indices in 0..1346" in error
+
+
+@pytest.mark.parametrize("case", ["no worker", "weights missing",
+                                  "worker script missing"])
+def test_what_cannot_run_keeps_the_static_figure(browser, server, case):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = offline_page(context)
+    if case == "no worker":
+        page.add_init_script("delete window.Worker")
+        reason = "no Web Workers"
+    elif case == "weights missing":
+        page.route(f"**/widgets/{train_widget.INITIAL_WEIGHTS}",
+                   lambda r: r.fulfill(status=404, body=b""))
+        reason = "HTTP 404"
+    else:
+        page.route("**/trainer_worker.js",
+                   lambda r: r.fulfill(status=404, body=b""))
+        reason = ""
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    failed = page.evaluate(f"{TRAINER}.ready.then(() => null, e => e.message)")
+    assert failed and reason in failed
+    widget = page.locator(".cnn-trainer")
+    assert widget.locator(".cnn-widget-fallback img").is_visible()
+    assert not widget.locator(".cnn-trainer-ui").is_visible()
+    text = widget.locator(".cnn-message").inner_text()
+    assert text.startswith("Training in the page is not available here")
+    assert len(text.splitlines()) == 1
+    page.evaluate("window.cnnTutorial.digitPad.ready")       # the others work
+    page.get_by_role("button", name="Load a test digit 3").click()
+    assert np.argmax(page.evaluate(
+        "window.cnnTutorial.digitPad.probabilities()")) == 3
+    errors = [e for e in page.console_errors
+              if not e.startswith("Failed to load resource")]
+    assert not errors, errors
+    context.close()
+
+
+def test_opened_from_disk_the_static_figure_stays(browser, built_book):
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((built_book / PAGE).as_uri())
+    page.wait_for_function("document.querySelector('.cnn-trainer "
+                           ".cnn-message').innerText.includes('disk')")
+    assert page.locator(".cnn-trainer .cnn-widget-fallback img").is_visible()
+    assert not errors, errors
+    context.close()
