@@ -7,8 +7,9 @@ import torch
 from conftest import browser_marks, offline_page
 from test_train_widget import step_batches, torch_steps
 
-from cnn_tutorial import models, train_widget
+from cnn_tutorial import models, train_widget, widgets
 from cnn_tutorial.experiments import DIGITS_RECIPE
+from cnn_tutorial.transforms import shift_images
 
 pytestmark = browser_marks()
 
@@ -154,4 +155,103 @@ def test_opened_from_disk_the_static_figure_stays(browser, built_book):
                            ".cnn-message').innerText.includes('disk')")
     assert page.locator(".cnn-trainer .cnn-widget-fallback img").is_visible()
     assert not errors, errors
+    context.close()
+
+
+PAD = "window.cnnTutorial.digitPad"
+
+
+def handwriting(digits, per_class: int) -> list[tuple[int, list[int]]]:
+    """A reader whose handwriting sits two pixels lower and to the right
+    than the book's digits: the first ``2 * per_class`` test digits of each
+    class, shifted; (label, 64 pixel counts)."""
+    x = shift_images(digits.test.x, 2, 2)
+    out = []
+    for d in range(10):
+        for i in (digits.test.y == d).nonzero()[:2 * per_class, 0].tolist():
+            out.append((d, np.rint(x[i, 0].numpy() * 16).astype(int)
+                        .ravel().tolist()))
+    return out
+
+
+def test_teach_it_your_handwriting(page, server, digits, trained_cnn):
+    """Drawings added with the mouse and keyboard (and the hook), then
+    fine-tuning: the drawings it was not trained on read better, the book's
+    test digits are not forgotten, and the pad runs the fine-tuned network
+    until the reader goes back to the chapter's."""
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    page.evaluate(f"{PAD}.ready")
+    panel = page.locator(".cnn-teach")
+    pad = page.locator("canvas.cnn-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()                       # a "1", with the mouse
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.15 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.85 * box["height"],
+                    steps=10)
+    page.mouse.up()
+    panel.locator("select").select_option("1")
+    panel.get_by_role("button", name="Add to my training examples").click()
+    assert "My training examples: 1 (1)" in panel.inner_text()
+    drawn = handwriting(digits, 2)
+    label, pixels = drawn[0]                       # by keyboard
+    page.evaluate(f"p => {PAD}.setPixels(p)", pixels)
+    panel.locator("select").focus()
+    page.keyboard.press(str(label))
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    for k, (label, pixels) in enumerate(drawn[1:], start=1):
+        page.evaluate(f"([d, p, role]) => {{ {PAD}.setPixels(p); "
+                      f"{PAD}.teach.add(d, role); }}",
+                      [label, pixels, "train" if k % 4 < 2 else "test"])
+    kept = page.evaluate(f"{PAD}.teach.drawings()")
+    assert [d["label"] for d in kept["train"]][:2] == [1, 0]
+    assert len(kept["test"]) == 20
+    panel.get_by_role("button", name="Fine-tune on my examples").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.cnn-teach table')",
+                           timeout=120_000)
+    out = page.evaluate(f"{PAD}.teach.fineTune()")   # the same, via the hook
+    test = [d["pixels"] for d in kept["test"]]
+    before = widgets.probabilities(trained_cnn.model, np.array(test))
+    np.testing.assert_allclose(out["before"], before, atol=1e-4)
+    assert out["accuracyAfter"] > out["accuracyBefore"]
+    assert out["testAccuracy"] >= 0.95
+    verdict = panel.locator(".cnn-verdict").nth(1).inner_text()
+    assert f"{round(20 * out['accuracyBefore'])} of 20 before, " \
+        f"{round(20 * out['accuracyAfter'])} of 20 after" in verdict
+    page.evaluate(f"p => {PAD}.setPixels(p)", test[0])
+    np.testing.assert_allclose(page.evaluate(f"{PAD}.probabilities()"),
+                               out["after"][0], atol=1e-9)
+    panel.get_by_role("button", name="Back to the chapter's network").click()
+    np.testing.assert_allclose(page.evaluate(f"{PAD}.probabilities()"),
+                               before[0], atol=1e-4)
+    assert not page.console_errors, page.console_errors
+
+
+def test_teach_on_a_phone_with_a_finger(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 800},
+                                  has_touch=True, is_mobile=True)
+    page = offline_page(context)
+    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    page.evaluate(f"{PAD}.ready")
+    panel = page.locator(".cnn-teach")
+    add = panel.get_by_role("button", name="Add to my test drawings")
+    add.scroll_into_view_if_needed()
+    add.tap()                                      # nothing drawn yet
+    assert "The pad is empty" in panel.inner_text()
+    pad = page.locator("canvas.cnn-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    touch = context.new_cdp_session(page)
+    x = box["x"] + box["width"] / 2
+    for kind, t in [("touchStart", 0.2), ("touchMove", 0.5),
+                    ("touchMove", 0.8), ("touchEnd", None)]:
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": (
+            [] if t is None else [{"x": x, "y": box["y"] + box["height"] * t}])})
+    add.scroll_into_view_if_needed()
+    add.tap()
+    assert "My test drawings: 1 (0)" in panel.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not page.console_errors, page.console_errors
     context.close()

@@ -24,6 +24,10 @@ from .widgets import DIGIT_SCALE, WIDGETS_DIR, Widget, _ramp, _widget
 INITIAL_WEIGHTS = "digits_cnn_init.bin"
 DIGITS_DATA = "digits_data.bin"   # uint8: train, test pixels (0-16), labels
 FIT_SEED = 0                      # the page's own shuffle (not torch's)
+# "Teach it your handwriting": fine-tuning steps, replayed training digits
+# per step, and Adam's learning rate (below the recipe's: the network is
+# already trained)
+TEACH = {"steps": 20, "replay": 32, "lr": 1e-3}
 
 
 def optimizer_config(recipe: Recipe) -> dict:
@@ -82,6 +86,18 @@ def write_trainer_files(initial: nn.Module, digits: Dataset,
             "data": f"{WIDGETS_DIR.name}/{DIGITS_DATA}",
             "counts": {"train": len(digits.train),
                        "test": len(digits.test)}}
+
+
+def teach_config(digits: Dataset, recipe: Recipe,
+                 folder: str | Path = WIDGETS_DIR) -> dict:
+    """What the digit pad's "teach it your handwriting" panel needs: the
+    digits to replay (written into ``folder``) and the fine-tuning
+    settings; pass it to ``widgets.digit_pad(..., teach=...)``."""
+    folder = Path(folder)
+    (folder / DIGITS_DATA).write_bytes(digits_bytes(digits))
+    return {"data": f"{WIDGETS_DIR.name}/{DIGITS_DATA}",
+            "counts": {"train": len(digits.train), "test": len(digits.test)},
+            "recipe": recipe_config(recipe), "seed": FIT_SEED, **TEACH}
 
 
 def trainer(initial: nn.Module, digits: Dataset, recipe: Recipe,
