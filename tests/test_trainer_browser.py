@@ -211,7 +211,7 @@ def test_teach_it_your_handwriting(page, server, digits, trained_cnn):
     np.testing.assert_allclose(out["before"], before, atol=1e-4)
     assert out["accuracyAfter"] > out["accuracyBefore"]
     assert out["testAccuracy"] >= 0.95
-    verdict = panel.locator(".cnn-verdict").nth(1).inner_text()
+    verdict = panel.locator(".cnn-teach-verdict").inner_text()
     assert f"{round(20 * out['accuracyBefore'])} of 20 before, " \
         f"{round(20 * out['accuracyAfter'])} of 20 after" in verdict
     page.evaluate(f"p => {PAD}.setPixels(p)", test[0])

@@ -244,7 +244,7 @@
     const counts = el("p", { class: "cnn-help", role: "status", "aria-live": "polite" });
     const result = el("div", { class: "cnn-teach-result", "aria-live": "polite" });
     parent.append(el("div", { class: "cnn-teach", role: "group", "aria-labelledby": "cnn-teach-title" },
-      el("p", { id: "cnn-teach-title", class: "cnn-verdict", text: "Teach it your handwriting" }),
+      el("p", { id: "cnn-teach-title", class: "cnn-teach-title", text: "Teach it your handwriting" }),
       el("p", { class: "cnn-help", text: "Draw a digit on the pad, say which digit it is, and keep it as a training example or as a "
         + `test drawing. Fine-tuning trains a copy of the network for ${t.steps} steps (Adam, learning rate ${t.lr}) on all your `
         + `training examples, each step together with ${t.replay} of the book's training digits so that it does not forget them, `
@@ -287,7 +287,7 @@
         return el("tr", {}, el("td", { text: String(d.label) }), el("td", { text: cell(out.before[i]) }), el("td", { text: cell(out.after[i]) }));
       });
       result.replaceChildren(
-        el("p", { class: "cnn-verdict", text: `Your test drawings read correctly: ${correct(out.before)} of ${n} before, `
+        el("p", { class: "cnn-teach-verdict", text: `Your test drawings read correctly: ${correct(out.before)} of ${n} before, `
           + `${correct(out.after)} of ${n} after. The book's ${t.counts.test} test digits: ${pct(out.testAccuracy)} after fine-tuning.` }),
         el("table", { class: "cnn-teach-table" },
           el("thead", {}, el("tr", {}, el("th", { text: "drawn" }), el("th", { text: "before" }), el("th", { text: "after" }))),
