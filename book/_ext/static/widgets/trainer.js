@@ -169,7 +169,8 @@
     }
     function setRunning(value) {
       running = value;
-      trainButton.textContent = running ? "Pause" : steps.length ? "Resume" : "Train";
+      const finished = Boolean(history) && history.test_acc.length >= epochs();
+      trainButton.textContent = running ? "Pause" : steps.length && !finished ? "Resume" : "Train";
       resetButton.disabled = lrSelect.disabled = epochsInput.disabled = Boolean(running);
     }
     async function reset() {
@@ -182,6 +183,11 @@
       return true;
     }
     async function fit(n) {
+      const done = history ? history.test_acc.length : 0;
+      if (done >= n && running === null) {
+        status.textContent = `Already trained for ${done} epochs: raise Epochs to train on, or Reset.`;
+        return { ...history, paused: false };
+      }
       setRunning(trainer.request("fit", { epochs: n }));
       try {
         const result = await running;
