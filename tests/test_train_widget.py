@@ -130,8 +130,10 @@ def test_recipe_config_is_the_recipes_and_torchs():
                       "betas": [0.9, 0.999], "eps": 1e-8, "weightDecay": 0.0,
                       "batchSize": DIGITS_RECIPE.batch_size,
                       "epochs": DIGITS_RECIPE.epochs}
-    with pytest.raises(ValueError, match="constant learning rate"):
-        train_widget.recipe_config(Recipe(schedule="cosine"))
+    for unsupported in ({"schedule": "cosine"}, {"lookahead": True},
+                        {"bias_lr_scale": 64.0}):
+        with pytest.raises(ValueError, match="one constant learning rate"):
+            train_widget.recipe_config(Recipe(**unsupported))
 
 
 def test_batch_indices_are_the_batches_fit_draws(digits):

@@ -46,12 +46,16 @@ def optimizer_config(recipe: Recipe) -> dict:
 
 def recipe_config(recipe: Recipe) -> dict:
     """Everything the page needs to train by ``recipe``; refuses what it
-    cannot do (learning-rate schedules, label smoothing)."""
-    if recipe.schedule != "constant" or recipe.label_smoothing:
-        raise ValueError("the page trains at a constant learning rate with "
-                         "plain cross-entropy; got schedule "
+    cannot do (learning-rate schedules, label smoothing, a separate bias
+    rate, lookahead)."""
+    if recipe.schedule != "constant" or recipe.label_smoothing or \
+            recipe.bias_lr_scale != 1 or recipe.lookahead:
+        raise ValueError("the page trains at one constant learning rate "
+                         "with plain cross-entropy; got schedule "
                          f"{recipe.schedule!r}, label smoothing "
-                         f"{recipe.label_smoothing}")
+                         f"{recipe.label_smoothing}, bias rate x"
+                         f"{recipe.bias_lr_scale}, lookahead "
+                         f"{recipe.lookahead}")
     return {**optimizer_config(recipe), "batchSize": recipe.batch_size,
             "epochs": recipe.epochs}
 
