@@ -274,3 +274,20 @@ def edited_header(raw: bytes, edit) -> bytes:
     text = json.dumps(header).encode()
     text += b" " * (-(12 + len(text)) % 4)
     return raw[:8] + struct.pack("<I", len(text)) + text + raw[12 + size:]
+
+
+def assert_static_figure_from_disk(browser, page_file: Path,
+                                   widget: str) -> None:
+    """Opened straight from disk (file://), the ``widget`` (a CSS class)
+    keeps its static figure and says why in its message, with no uncaught
+    error."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri())
+    page.wait_for_function(f"document.querySelector('.{widget} "
+                           ".cnn-message').innerText.includes('disk')")
+    assert page.locator(f".{widget} .cnn-widget-fallback img").is_visible()
+    assert not errors, errors
+    context.close()

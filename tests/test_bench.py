@@ -81,3 +81,16 @@ def test_widget_budgets_judge_the_measured_widgets(trained_cnn):
     assert measured["javascript_kib"] > 30        # the five scripts exist
     printed = "\n".join(bench.widget_lines(measured))
     assert f"one forward pass {measured['cifar_forward_ms']} ms" in printed
+
+
+def test_trainer_budget_needs_the_accuracy_and_the_time():
+    """In-page training passes only if it reached 95 % within 60 s."""
+    def verdict(seconds, acc):
+        results = {"training": {"CNN": {"test_acc": 0.99, "train_s": 3}},
+                   "conv": {"ratio": 2.0},
+                   "trainer": {"seconds": seconds, "test_acc": acc}}
+        return [b for b in bench.budgets(results)
+                if b.name.startswith("in-page training")][0].passed
+    assert verdict(38.9, 0.953)
+    assert not verdict(61, 0.96)
+    assert not verdict(20, 0.94)       # stopped short of 95 %

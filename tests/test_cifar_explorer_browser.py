@@ -8,7 +8,13 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, browser_marks, edited_header, offline_page
+from conftest import (
+    ROOT,
+    assert_static_figure_from_disk,
+    browser_marks,
+    edited_header,
+    offline_page,
+)
 from PIL import Image
 
 from cnn_tutorial import activations, attribution, widgets
@@ -295,14 +301,5 @@ def test_a_config_that_does_not_parse_leaves_the_page_working(browser,
 
 
 def test_opened_from_disk_the_static_figure_stays(browser, built_book):
-    context = browser.new_context()
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((built_book / PAGE).as_uri())
-    page.wait_for_function("document.querySelector('.cnn-cifar-explorer "
-                           ".cnn-message').innerText.includes('disk')")
-    explorer = page.locator(".cnn-cifar-explorer")
-    assert explorer.locator(".cnn-widget-fallback img").is_visible()
-    assert not errors, errors
-    context.close()
+    assert_static_figure_from_disk(browser, built_book / PAGE,
+                                   "cnn-cifar-explorer")

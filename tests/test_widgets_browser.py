@@ -208,7 +208,7 @@ def test_widgets_fall_back_to_a_static_figure_without_javascript(
     for path in (CONV_PAGE, PAD_PAGE):
         page.goto(f"{server}/{path}")
         fallbacks = page.locator(".cnn-widget-fallback img").all()
-        assert len(fallbacks) == (1 if path == CONV_PAGE else 2)
+        assert len(fallbacks) == (1 if path == CONV_PAGE else 3)
         for fallback in fallbacks:
             assert fallback.is_visible()
             assert fallback.evaluate("img => img.naturalWidth") > 0
@@ -255,6 +255,7 @@ def test_no_serious_accessibility_violations(browser, server, path, scheme):
     if path == PAD_PAGE:
         page.evaluate("window.cnnTutorial.digitPad.ready")
         page.evaluate("window.cnnTutorial.cifarExplorer.ready")
+        page.evaluate("window.cnnTutorial.trainer.ready")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])

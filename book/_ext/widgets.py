@@ -13,7 +13,9 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static" / "widgets"
 GENERATED = Path("book/_static/widgets")    # written by cnn_tutorial.widgets
 SCRIPTS = ("numerics.js", "widgets_common.js", "conv_explorer.js",
-           "digit_pad.js", "cifar_explorer.js")
+           "digit_pad.js", "cifar_explorer.js", "trainer.js")
+# trainer_worker.js and numerics_train.js are copied with the others and
+# loaded by the training Web Worker only, when a page starts one
 
 
 def _copy(app, exception) -> None:

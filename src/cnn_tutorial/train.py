@@ -248,6 +248,13 @@ def misclassified(
     return wrong, predicted[wrong]
 
 
+def batch_indices(n: int, batch_size: int,
+                  generator: torch.Generator) -> list[torch.Tensor]:
+    """One epoch's batches: indices 0..n-1 in a fresh random order, cut
+    into batches of ``batch_size`` (the last may be smaller)."""
+    return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
 def shuffled_batches(
     split: Split, batch_size: int, generator: torch.Generator,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -255,9 +262,7 @@ def shuffled_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of (images, labels) batches in a fresh random order,
     augmented if ``augment`` is given."""
-    order = torch.randperm(len(split), generator=generator)
-    for i in range(0, len(split), batch_size):
-        idx = order[i:i + batch_size]
+    for idx in batch_indices(len(split), batch_size, generator):
         x, y = split.x[idx], split.y[idx]
         if augment is not None:
             x = augment(x)

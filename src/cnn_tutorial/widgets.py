@@ -149,10 +149,13 @@ def preset_digits(model: nn.Module,
 
 
 def digit_pad(model: nn.Module, test: Split,
-              folder: str | Path = WIDGETS_DIR) -> Widget:
+              folder: str | Path = WIDGETS_DIR,
+              teach: dict | None = None) -> Widget:
     """The draw-a-digit pad for ``model``, offering one correctly
     classified test digit per class as a preset; writes the weights file
-    the pad loads (float32: exactly the trained model) into ``folder``."""
+    the pad loads (float32: exactly the trained model) into ``folder``.
+    ``teach`` (``train_widget.teach_config``) adds the panel that
+    fine-tunes the network on the reader's drawings."""
     pixels, labels = preset_digits(model, test)
     export_weights(model, Path(folder) / DIGITS_WEIGHTS,
                    input_shape=(1, 8, 8), scale=DIGIT_SCALE,
@@ -166,6 +169,8 @@ def digit_pad(model: nn.Module, test: Split,
                    "signed": _ramp(figures.SIGNED_CMAP),
                    "bar": figures.MODEL_COLORS["CNN"]},
     }
+    if teach is not None:
+        config["teach"] = teach
     fallback = figures.plot_prediction(
         pixels[0], probabilities(model, pixels[:1])[0])
     return _widget(

@@ -199,6 +199,19 @@
     api.ready.catch(() => {});
     ns.digitPad = api;
     update();
+    if (cfg.teach) {
+      let original = null;   // the chapter's weights while the pad runs fine-tuned ones
+      api.teach = teachPanel(root.querySelector(".cnn-pad-ui"), cfg, {
+        pixels: () => pixels.slice(),
+        clear: () => setBitmap(null),
+        useNetwork(parameters) {   // null: back to the chapter's network
+          if (!model) return;
+          original = original || Object.fromEntries(Object.keys(parameters || {}).map((k) => [k, model.tensors[k].values]));
+          for (const [k, v] of Object.entries(parameters || original)) model.tensors[k].values = Float64Array.from(v);
+          update();
+        },
+      });
+    }
 
     ns.loadModel(cfg.weights, cfg.input)
       .then((m) => {
@@ -212,6 +225,98 @@
         status.textContent = ns.loadError(cfg.weights, err);
         loaded.reject(err);
       });
+  }
+
+  // Teach it your handwriting: the reader's drawings, labelled and kept
+  // either to fine-tune on or to test with; fine-tuning runs in a Web
+  // Worker (trainer.js) from the chapter's trained weights, each step on all
+  // the training drawings plus replayed training digits. Nothing leaves the
+  // page. Hook: digitPad.teach.{add(label, role), drawings(), fineTune()}.
+  function teachPanel(parent, cfg, pad) {
+    const el = ns.el, t = cfg.teach, drawings = { train: [], test: [] };
+    const label = el("select", { id: "cnn-teach-label" },
+      ...Array.from({ length: 10 }, (_, d) => el("option", { value: String(d), text: String(d) })));
+    const addTrain = el("button", { type: "button", text: "Add to my training examples" });
+    const addTest = el("button", { type: "button", text: "Add to my test drawings" });
+    const tune = el("button", { type: "button", text: "Fine-tune on my examples", disabled: "" });
+    const restore = el("button", { type: "button", text: "Back to the chapter's network", hidden: "" });
+    const forget = el("button", { type: "button", text: "Forget my drawings" });
+    const counts = el("p", { class: "cnn-help", role: "status", "aria-live": "polite" });
+    const result = el("div", { class: "cnn-teach-result", "aria-live": "polite" });
+    parent.append(el("div", { class: "cnn-teach", role: "group", "aria-labelledby": "cnn-teach-title" },
+      el("p", { id: "cnn-teach-title", class: "cnn-teach-title", text: "Teach it your handwriting" }),
+      el("p", { class: "cnn-help", text: "Draw a digit on the pad, say which digit it is, and keep it as a training example or as a "
+        + `test drawing. Fine-tuning trains a copy of the network for ${t.steps} steps (Adam, learning rate ${t.lr}) on all your `
+        + `training examples, each step together with ${t.replay} of the book's training digits so that it does not forget them, `
+        + "then shows how it reads your test drawings before and after. Your drawings never leave this page." }),
+      el("div", { class: "cnn-buttons" }, el("label", { for: "cnn-teach-label", text: "This drawing is a" }), label, addTrain, addTest),
+      counts, el("div", { class: "cnn-buttons" }, tune, restore, forget), result));
+
+    let trainer = null;
+    const starting = ns.startTrainer({ weights: cfg.weights, data: t.data, counts: t.counts, recipe: t.recipe, seed: t.seed })
+      .then((w) => (trainer = w));
+    starting.catch((err) => { counts.textContent = `Fine-tuning is not available here (${err.message}).`; });
+    const describe = (list) => (list.length ? `${list.length} (${list.map((d) => d.label).join(", ")})` : "none");
+    function refresh() {
+      if (!trainer && counts.textContent.startsWith("Fine-tuning is not")) return;
+      counts.textContent = `My training examples: ${describe(drawings.train)}. My test drawings: ${describe(drawings.test)}.`;
+      tune.disabled = !drawings.train.length || !drawings.test.length;
+    }
+    function add(digit, role) {
+      const pixels = pad.pixels();
+      if (!pixels.some((v) => v > 0)) throw new Error("the pad is empty: draw a digit first");
+      drawings[role].push({ label: digit, pixels });
+      pad.clear();
+      refresh();
+      return { train: drawings.train.length, test: drawings.test.length };
+    }
+    const pct = (v) => `${(100 * v).toFixed(1)} %`;
+    const correct = (probs) => probs.filter((p, i) => p.indexOf(Math.max(...p)) === drawings.test[i].label).length;
+    async function fineTune() {
+      if (!drawings.train.length || !drawings.test.length) throw new Error("add at least one training example and one test drawing");
+      await starting;
+      tune.disabled = true;
+      result.textContent = "Fine-tuning…";
+      const out = await trainer.request("fineTune", { train: drawings.train, test: drawings.test,
+        steps: t.steps, replay: t.replay, lr: t.lr });
+      const n = drawings.test.length;
+      out.accuracyBefore = correct(out.before) / n;
+      out.accuracyAfter = correct(out.after) / n;
+      const rows = drawings.test.map((d, i) => {
+        const cell = (p) => { const best = p.indexOf(Math.max(...p)); return `reads ${best}, ${pct(p[d.label])} on ${d.label}`; };
+        return el("tr", {}, el("td", { text: String(d.label) }), el("td", { text: cell(out.before[i]) }), el("td", { text: cell(out.after[i]) }));
+      });
+      result.replaceChildren(
+        el("p", { class: "cnn-teach-verdict", text: `Your test drawings read correctly: ${correct(out.before)} of ${n} before, `
+          + `${correct(out.after)} of ${n} after. The book's ${t.counts.test} test digits: ${pct(out.testAccuracy)} after fine-tuning.` }),
+        el("table", { class: "cnn-teach-table" },
+          el("thead", {}, el("tr", {}, el("th", { text: "drawn" }), el("th", { text: "before" }), el("th", { text: "after" }))),
+          el("tbody", {}, ...rows)),
+        el("p", { class: "cnn-help", text: "The pad above now runs the fine-tuned network." }));
+      pad.useNetwork(out.parameters);
+      restore.hidden = false;
+      tune.disabled = false;
+      return out;
+    }
+    const report = (fn) => () => {
+      try { return fn(); } catch (err) { counts.textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1) + "."; }
+    };
+    addTrain.addEventListener("click", report(() => add(Number(label.value), "train")));
+    addTest.addEventListener("click", report(() => add(Number(label.value), "test")));
+    tune.addEventListener("click", () => fineTune().catch((err) => (result.textContent = `Fine-tuning failed: ${err.message}`)));
+    restore.addEventListener("click", () => { pad.useNetwork(null); restore.hidden = true; });
+    forget.addEventListener("click", () => { drawings.train = []; drawings.test = []; result.replaceChildren(); refresh(); });
+    refresh();
+    return {
+      add(digit, role) {
+        if (!(Number.isInteger(digit) && digit >= 0 && digit <= 9) || !(role in drawings)) {
+          throw new Error("teach.add: give a digit 0-9 and \"train\" or \"test\"");
+        }
+        return add(digit, role);
+      },
+      drawings: () => JSON.parse(JSON.stringify(drawings)),
+      fineTune,
+    };
   }
 
   ns.mount("digit-pad", mount);
