@@ -284,8 +284,10 @@ def budgets(results: dict) -> list[Budget]:
         w = results["widgets"]
         out += [
             Budget("widgets: added execution", w["execution_s"], 2, "s"),
+            # 80: the shared scaffold and the multi-channel convolution
+            # explorer (issues #27, #29) took the five scripts past 70
             Budget("widgets: JavaScript (unminified)", w["javascript_kib"],
-                   70, "KiB"),
+                   80, "KiB"),
         ]
         if "cifar_forward_ms" in w:
             out += [Budget("CIFAR explorer: one forward pass",
