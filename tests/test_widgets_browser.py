@@ -99,43 +99,41 @@ def test_explorer_by_keyboard(page, server):
         "outputSize": 5}
 
 
-@pytest.mark.parametrize("n, k, p, s", [(5, 3, 0, 1), (7, 4, 2, 3),
-                                        (12, 5, 3, 2), (6, 2, 1, 2)])
-def test_three_channels_two_filters_equal_pytorch(page, server, n, k, p, s):
+def test_three_channels_two_filters_equal_pytorch(page, server):
     """The multi-channel mode: its output is torch's conv2d of its own
     input, filters and biases, and the worked sum of a cell is the
     library's, channel by channel plus the bias."""
     open_page(page, server, CONV_PAGE)
-    shown = page.evaluate("""params => {
-        const e = window.cnnTutorial.convExplorer;
-        e.set(params);
-        return {input: e.input(), weights: e.weights(), bias: e.bias(),
-                output: e.output(), size: e.outputSize()};
-    }""", {"n": n, "k": k, "p": p, "s": s, "channels": 3, "filters": 2})
-    x, w = np.array(shown["input"]), np.array(shown["weights"])
-    assert x.shape == (3, n, n) and w.shape == (2, 3, k, k)
-    np.testing.assert_array_equal(x, widgets.explorer_input()[:, :n, :n])
-    np.testing.assert_array_equal(w, widgets.explorer_filters(k))
-    expected = torch.nn.functional.conv2d(
-        torch.tensor(x[None], dtype=torch.float64),
-        torch.tensor(w, dtype=torch.float64),
-        torch.tensor(shown["bias"], dtype=torch.float64),
-        stride=s, padding=p)[0]
-    assert np.array(shown["output"]).shape == (2, shown["size"],
-                                               shown["size"])
-    np.testing.assert_array_equal(shown["output"], expected.numpy())
-    o = shown["size"]
-    for i, j in {(0, 0), (o - 1, o - 1), (o // 2, 0)}:
-        sums = page.evaluate("""([i, j]) => {
+    for n, k, p, s in [(5, 3, 0, 1), (7, 4, 2, 3), (12, 5, 3, 2),
+                       (6, 2, 1, 2)]:
+        shown = page.evaluate("""params => {
             const e = window.cnnTutorial.convExplorer;
-            e.select(i, j); return [e.workedSum(0), e.workedSum(1)];
-        }""", [i, j])
-        for f, cell in enumerate(sums):
-            text = conv.worked_channel_sum(x, w, shown["bias"], f, i, j,
-                                           stride=s, padding=p)
-            assert cell["value"] == expected[f, i, j]
-            assert cell["text"] == f"output {f}({i}, {j}) = {text}"
-            assert cell["text"] in page.locator(".cnn-worked").inner_text()
+            e.set(params);
+            return {input: e.input(), weights: e.weights(), bias: e.bias(),
+                    output: e.output(), size: e.outputSize()};
+        }""", {"n": n, "k": k, "p": p, "s": s, "channels": 3, "filters": 2})
+        x, w = np.array(shown["input"]), np.array(shown["weights"])
+        np.testing.assert_array_equal(x, widgets.explorer_input()[:, :n, :n])
+        np.testing.assert_array_equal(w, widgets.explorer_filters(k))
+        expected = torch.nn.functional.conv2d(
+            torch.tensor(x[None], dtype=torch.float64),
+            torch.tensor(w, dtype=torch.float64),
+            torch.tensor(shown["bias"], dtype=torch.float64),
+            stride=s, padding=p)[0]
+        o = shown["size"]
+        assert np.array(shown["output"]).shape == (2, o, o)
+        np.testing.assert_array_equal(shown["output"], expected.numpy())
+        for i, j in {(0, 0), (o - 1, o - 1), (o // 2, 0)}:
+            sums = page.evaluate("""([i, j]) => {
+                const e = window.cnnTutorial.convExplorer;
+                e.select(i, j); return [e.workedSum(0), e.workedSum(1)];
+            }""", [i, j])
+            for f, cell in enumerate(sums):
+                text = conv.worked_channel_sum(x, w, shown["bias"], f, i, j,
+                                               stride=s, padding=p)
+                assert cell["value"] == expected[f, i, j]
+                assert cell["text"] == f"output {f}({i}, {j}) = {text}"
+                assert cell["text"] in page.locator(".cnn-worked").inner_text()
     assert len(page.locator(".cnn-explorer .cnn-stage svg").all()) \
         == 3 + 2 * 3 + 2          # the input channels, kernels, outputs
     assert not page.console_errors, page.console_errors
