@@ -177,11 +177,13 @@
   // on the page are not affected.
   ns.instances = ns.instances || {};
   ns.mount = (kind, hook, mount) => {
+    if (typeof hook === "function") [hook, mount] = [null, hook]; // sets its hook itself
     const run = () => {
       document.querySelectorAll(`.cnn-${kind}`).forEach((el, index) => {
         const fallback = el.querySelector(".cnn-widget-fallback");
         try {
           const api = mount(el, JSON.parse(el.dataset.config), fallback, context(el, kind, index));
+          if (!hook) return;
           el.cnnTutorial = api;
           (ns.instances[hook] = ns.instances[hook] || []).push(api);
           if (!ns[hook]) ns[hook] = api;
