@@ -137,9 +137,10 @@
   };
 
   // What a widget's code gets from the page: ids unique on the page (the
-  // first widget of a kind keeps the plain ones), and guard(fn) / on(...),
-  // whose errors (thrown, or a rejected promise) show as one line in the
-  // widget, cleared by the next handler that succeeds, not only in the console.
+  // first widget of a kind keeps the plain ones), and guard(fn) (for
+  // timers) and on(target, type, fn) (for the reader's events), whose
+  // errors (thrown, or a rejected promise) show as one line in the widget,
+  // not only in the console; the reader's next event that succeeds clears it.
   function context(root, kind, index) {
     let line = null;
     const say = (text) => {
@@ -151,11 +152,12 @@
       say(`Something went wrong in this explorer: ${err && err.message ? err.message : err}`);
       console.warn(`cnn-${kind}:`, err);
     };
-    const guard = (fn) => function (...args) {
+    const guard = (fn, clears = false) => function (...args) {
+      const done = () => clears && say("");
       try {
         const result = fn.apply(this, args);
-        if (result && typeof result.then === "function") result.then(() => say(""), report);
-        else say("");
+        if (result && typeof result.then === "function") result.then(done, report);
+        else done();
         return result;
       } catch (err) {
         report(err);
@@ -165,7 +167,7 @@
     return {
       id: (name) => (index ? `${name}-${index + 1}` : name),
       guard, report,
-      on: (target, type, fn) => target.addEventListener(type, guard(fn)),
+      on: (target, type, fn) => target.addEventListener(type, guard(fn, true)),
     };
   }
 
