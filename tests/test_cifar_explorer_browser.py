@@ -202,13 +202,117 @@ def test_own_photo_is_cropped_to_its_centre_and_shrunk(page, server):
     dropped = np.array(page.evaluate(f"{EXPLORER}.pixels()")).reshape(3, 32,
                                                                       32)
     np.testing.assert_array_equal(dropped, pixels[:, :, ::-1])
-    # not an image: a message, the current image stays
+    assert not page.console_errors, page.console_errors
+
+
+def _drop(page, files: list[tuple[str, bytes]]) -> None:
+    """Drop each file on the explorer's image, one right after the other."""
+    page.evaluate("""files => {
+        const target = document.querySelector(
+            ".cnn-cifar-ui canvas.cnn-photo");
+        for (const [name, bytes] of files) {
+            const data = new DataTransfer();
+            const type = name.endsWith(".png") ? "image/png" : "";
+            data.items.add(new File([new Uint8Array(bytes)], name, {type}));
+            target.dispatchEvent(new DragEvent("drop", {
+                dataTransfer: data, bubbles: true, cancelable: true}));
+        }
+    }""", [[name, list(data)] for name, data in files])
+
+
+def _shown(page) -> np.ndarray:
+    return np.array(page.evaluate(f"{EXPLORER}.pixels()")).reshape(3, 32, 32)
+
+
+def _photo_shown(page, size: str) -> None:
+    page.wait_for_function("document.querySelector('.cnn-cifar-ui')"
+                           f".innerText.includes('your photo ({size}')")
+
+
+def test_the_last_chosen_photo_wins_over_a_slower_one(page, server):
+    """A 6000 x 4000 photo dropped, then at once a small one: the small
+    one stays, however long the big one takes to decode."""
+    big = np.zeros((4000, 6000, 3))
+    big[..., 0] = 255                                  # red
+    small = np.zeros((40, 40, 3))
+    small[..., 2] = 255                                # blue
+    _open(page, server)
+    # every decode recorded, the big one's made slower still
+    page.evaluate("""() => {
+        const decode = window.createImageBitmap;
+        window.decodes = [];
+        window.createImageBitmap = (file, ...rest) => {
+            const done = decode(file, ...rest).then(bitmap => new Promise(
+                r => setTimeout(() => r(bitmap),
+                                file.name === "big.png" ? 400 : 0)));
+            window.decodes.push(done.catch(() => null));
+            return done;
+        };
+    }""")
+    _drop(page, [("big.png", _png(big)), ("small.png", _png(small))])
+    page.evaluate("Promise.all(window.decodes).then("
+                  "() => new Promise(r => setTimeout(r, 100)))")
+    assert "your photo (40×40" in page.locator(".cnn-cifar-ui").inner_text()
+    blue = _shown(page)[2]
+    assert blue.min() >= 247 and _shown(page)[0].max() <= 8
+    assert not page.console_errors, page.console_errors
+
+
+def test_a_file_that_is_no_image_is_named_beside_its_control(page, server):
+    _open(page, server)
+    before = page.evaluate(f"{EXPLORER}.pixels()")
     page.set_input_files("#cnn-cifar-photo", files=[{
         "name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
-    assert "notes.txt is not an image file" in page.locator(
-        ".cnn-cifar-explorer .cnn-message").inner_text()
-    assert page.evaluate(f"{EXPLORER}.pixels()") == dropped.flatten() \
-        .tolist()
+    beside = page.locator("#cnn-cifar-photo-error")
+    beside.filter(has_text="notes.txt").wait_for()
+    assert "notes.txt is not an image" in beside.inner_text()
+    assert len(beside.inner_text().splitlines()) == 1
+    picker, line = (page.locator("#cnn-cifar-photo").bounding_box(),
+                    beside.bounding_box())
+    assert 0 <= line["y"] - (picker["y"] + picker["height"]) < 40
+    assert page.locator(".cnn-cifar-explorer > .cnn-message").inner_text() \
+        == ""                        # not at the top of the widget
+    assert page.evaluate(f"{EXPLORER}.pixels()") == before
+    # the next good image clears it
+    page.get_by_role("button", name="Load test image 1 of class dog").click()
+    assert beside.inner_text() == ""
+    # dropped on the image: said under the image
+    _drop(page, [("notes.txt", b"hello")])
+    under = page.locator(".cnn-photo-panel .cnn-message").first
+    under.filter(has_text="notes.txt").wait_for()
+    image, said = (page.locator(".cnn-cifar-ui canvas.cnn-photo").first
+                   .bounding_box(), under.bounding_box())
+    assert 0 <= said["y"] - (image["y"] + image["height"]) < 60
+    assert beside.inner_text() == ""
+    _drop(page, [("good.png", _png(np.full((32, 32, 3), 200)))])
+    _photo_shown(page, "32×32")
+    assert under.inner_text() == ""
+    assert not page.console_errors, page.console_errors
+
+
+def test_transparency_is_white_and_any_decodable_file_is_tried(page,
+                                                              server):
+    """A PNG whose left half is opaque blue and right half transparent (red
+    under alpha 0): the transparent half is white, not black or red. Then
+    a PNG named without an extension: decoded all the same."""
+    photo = np.zeros((32, 32, 4))
+    photo[:, :16] = (0, 0, 255, 255)
+    photo[:, 16:] = (255, 0, 0, 0)
+    _open(page, server)
+    _drop(page, [("clear.png", _png(photo))])
+    _photo_shown(page, "32×32")
+    red, green, blue = _shown(page)
+    assert min(red[:, 17:].min(), green[:, 17:].min(),
+               blue[:, 17:].min()) >= 250
+    assert blue[:, :15].min() >= 250 and red[:, :15].max() <= 5
+    green = np.zeros((40, 40, 3))
+    green[..., 1] = 255
+    page.set_input_files("#cnn-cifar-photo", files=[{
+        "name": "photo", "mimeType": "application/octet-stream",
+        "buffer": _png(green)}])
+    _photo_shown(page, "40×40")
+    assert _shown(page)[1].min() >= 250 and _shown(page)[0].max() <= 5
+    assert page.locator("#cnn-cifar-photo-error").inner_text() == ""
     assert not page.console_errors, page.console_errors
 
 
@@ -259,7 +363,7 @@ def test_a_broken_weights_file_keeps_the_static_figure(browser, server,
     explorer = page.locator(".cnn-cifar-explorer")
     assert explorer.locator(".cnn-widget-fallback img").is_visible()
     assert not explorer.locator(".cnn-cifar-ui").is_visible()
-    text = explorer.locator(".cnn-message").inner_text()
+    text = explorer.locator(":scope > .cnn-message").inner_text()
     assert text.startswith("Could not load the network") and message in text
     assert len(text.splitlines()) == 1
     # the explorer's hooks answer without throwing; the digit pad still works

@@ -240,3 +240,19 @@ def test_worked_channel_sum_is_the_output_cell():
             == out[f, i, j]
     with pytest.raises(ValueError, match="same"):
         conv.worked_channel_sum(x[:2], w, b, 0, 0, 0)
+
+
+def test_worked_channel_sum_with_padding_and_stride():
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 4, (3, 5, 5)).astype(float)
+    w = rng.integers(-1, 2, (2, 3, 3, 3)).astype(float)
+    b = np.array([0.0, 1.0])
+    out = conv.conv2d(x[None], w, b, padding=1, stride=2)[0]
+    for f, i, j in ((0, 0, 0), (1, 2, 1)):
+        text = conv.worked_channel_sum(x, w, b, f, i, j, stride=2,
+                                       padding=1)
+        expression = text.split(" = ")[0]
+        assert eval(expression.replace("×", "*").replace("\u2212", "-")) \
+            == out[f, i, j]
+        assert f" + {b[f]:g} = " in text
+        assert text.startswith("(0×") == (i == 0)     # the padding ring

@@ -1,6 +1,7 @@
 """The weights file the browser widgets run (cnn_tutorial.export), and the
 JavaScript maths (numerics.js) against it: these tests write fixtures from
 PyTorch and run `node --test tests/js/` on them."""
+import itertools
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import torch
 from conftest import edited_header
 from torch import nn
 
-from cnn_tutorial import activations, attribution, models
+from cnn_tutorial import activations, attribution, conv, models, widgets
 from cnn_tutorial.export import (
     Exported,
     export_weights,
@@ -128,12 +129,37 @@ def _damaged(folder: Path) -> dict:
     return {name: message for name, (_, message) in cases.items()}
 
 
+def _convolutions() -> dict:
+    """What the convolution explorer must compute: PyTorch's output side
+    for every setting its sliders offer (None: the kernel does not fit),
+    and torch.nn.functional.conv2d of its own input and filters (3
+    channels, 2 filters, with bias) for a few settings."""
+    ranges = [range(lo, hi + 1) for lo, hi in
+              (widgets.CONV_RANGES[name] for name in "nkps")]
+    sizes = [[n, k, p, s, conv.torch_output_size(n, k, p, s)
+              if k <= n + 2 * p else None]
+             for n, k, p, s in itertools.product(*ranges)]
+    runs = []
+    for n, k, p, s in [(5, 3, 0, 1), (7, 4, 2, 3), (12, 5, 3, 2),
+                       (3, 1, 1, 1), (6, 2, 1, 2)]:
+        x = widgets.explorer_input()[:, :n, :n]
+        w, b = widgets.explorer_filters(k), widgets.CONV_BIAS
+        out = torch.nn.functional.conv2d(
+            torch.tensor(x[None], dtype=torch.float64),
+            torch.tensor(w, dtype=torch.float64),
+            torch.tensor(b, dtype=torch.float64), stride=s, padding=p)[0]
+        runs.append({"x": x.tolist(), "w": w.tolist(), "b": list(b),
+                     "p": p, "s": s, "out": out.tolist()})
+    return {"sizes": sizes, "runs": runs}
+
+
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("js-fixtures")
     cases = {name: _fixture(name, folder) for name in CASES}
     (folder / "cases.json").write_text(json.dumps(
-        {"models": cases, "damaged": _damaged(folder)}))
+        {"models": cases, "damaged": _damaged(folder),
+         "conv": _convolutions()}))
     return folder
 
 

@@ -36,8 +36,13 @@ def test_example_kernel_is_bright_left_dark_right():
 
 def test_conv_explorer_config_rejects_settings_outside_the_ranges():
     config = widgets.conv_explorer_config({"n": 12, "k": 5, "p": 3, "s": 3})
-    assert config["kernels"]["5"] == conv.example_kernel(5).tolist()
-    assert config["input"] == conv.example_input(12).tolist()
+    # one channel and one filter: the chapter's worked example, no bias
+    assert config["weights"]["5"][0][0] == conv.example_kernel(5).tolist()
+    assert config["input"][0] == conv.example_input(12).tolist()
+    assert config["bias"][0] == 0
+    assert np.array(config["input"]).shape == (3, 12, 12)
+    assert np.array(config["weights"]["4"]).shape == (2, 3, 4, 4)
+    assert len({str(c) for c in config["input"]}) == 3   # distinct channels
     with pytest.raises(ValueError, match="p = 4 is outside 0..3"):
         widgets.conv_explorer_config({"p": 4})
 
@@ -58,7 +63,7 @@ def test_widget_markup_carries_its_config_and_a_static_figure():
     (tag, attrs), *rest = parser.tags
     assert "cnn-conv-explorer" in attrs["class"]
     assert json.loads(attrs["data-config"])["start"] == {
-        "n": 6, "k": 3, "p": 1, "s": 1}
+        "n": 6, "k": 3, "p": 1, "s": 1, "channels": 1, "filters": 1}
     image = next(a for t, a in rest if t == "img")
     assert image["src"].startswith("data:image/png;base64,")
     assert "6 by 6 input" in image["alt"]

@@ -3,6 +3,7 @@ driven through their window.cnnTutorial hooks and with mouse and keyboard),
 checked against the library and PyTorch; and an axe-core accessibility
 audit of every page."""
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,110 @@ def test_explorer_by_keyboard(page, server):
     page.focus("#cnn-conv-p")
     page.keyboard.press("ArrowRight")
     assert page.evaluate("window.cnnTutorial.convExplorer.state()") == {
-        "n": 5, "k": 3, "p": 1, "s": 1, "outputSize": 5}
+        "n": 5, "k": 3, "p": 1, "s": 1, "channels": 1, "filters": 1,
+        "outputSize": 5}
+
+
+def test_three_channels_two_filters_equal_pytorch(page, server):
+    """The multi-channel mode: its output is torch's conv2d of its own
+    input, filters and biases, and the worked sum of a cell is the
+    library's, channel by channel plus the bias."""
+    open_page(page, server, CONV_PAGE)
+    for n, k, p, s in [(5, 3, 0, 1), (7, 4, 2, 3), (12, 5, 3, 2),
+                       (6, 2, 1, 2)]:
+        shown = page.evaluate("""params => {
+            const e = window.cnnTutorial.convExplorer;
+            e.set(params);
+            return {input: e.input(), weights: e.weights(), bias: e.bias(),
+                    output: e.output(), size: e.outputSize()};
+        }""", {"n": n, "k": k, "p": p, "s": s, "channels": 3, "filters": 2})
+        x, w = np.array(shown["input"]), np.array(shown["weights"])
+        np.testing.assert_array_equal(x, widgets.explorer_input()[:, :n, :n])
+        np.testing.assert_array_equal(w, widgets.explorer_filters(k))
+        expected = torch.nn.functional.conv2d(
+            torch.tensor(x[None], dtype=torch.float64),
+            torch.tensor(w, dtype=torch.float64),
+            torch.tensor(shown["bias"], dtype=torch.float64),
+            stride=s, padding=p)[0]
+        o = shown["size"]
+        assert np.array(shown["output"]).shape == (2, o, o)
+        np.testing.assert_array_equal(shown["output"], expected.numpy())
+        for i, j in {(0, 0), (o - 1, o - 1), (o // 2, 0)}:
+            sums = page.evaluate("""([i, j]) => {
+                const e = window.cnnTutorial.convExplorer;
+                e.select(i, j); return [e.workedSum(0), e.workedSum(1)];
+            }""", [i, j])
+            for f, cell in enumerate(sums):
+                text = conv.worked_channel_sum(x, w, shown["bias"], f, i, j,
+                                               stride=s, padding=p)
+                assert cell["value"] == expected[f, i, j]
+                assert cell["text"] == f"output {f}({i}, {j}) = {text}"
+                assert cell["text"] in page.locator(".cnn-worked").inner_text()
+    assert len(page.locator(".cnn-explorer .cnn-stage svg").all()) \
+        == 3 + 2 * 3 + 2          # the input channels, kernels, outputs
+    assert not page.console_errors, page.console_errors
+
+
+def _twice(page, kind: str, path: str) -> None:
+    """Serve ``path`` with its ``kind`` widget on it twice."""
+    def double(route):
+        html = route.fetch().text()
+        doubled, n = re.subn(
+            rf'(<div class="cnn-widget cnn-{kind}".*?</p></div></div>)',
+            r"\1\1", html, flags=re.S)
+        assert n == 1
+        route.fulfill(body=doubled, content_type="text/html")
+
+    page.route(f"**/{path}", double)
+
+
+def test_two_widgets_of_a_kind_on_a_page_are_apart(page, server):
+    _twice(page, "conv-explorer", CONV_PAGE)
+    open_page(page, server, CONV_PAGE)
+    assert page.evaluate("""() => {
+        const [first, second] = window.cnnTutorial.instances.convExplorer;
+        const els = document.querySelectorAll('.cnn-conv-explorer');
+        return els.length === 2 && els[0].cnnTutorial === first
+            && els[1].cnnTutorial === second
+            && window.cnnTutorial.convExplorer === first;
+    }""")
+    ids = page.evaluate("[...document.querySelectorAll('[id]')]"
+                        ".map(e => e.id)")
+    assert len(ids) == len(set(ids))
+    # the second one's slider (by its own label) changes only the second
+    second = page.locator(".cnn-conv-explorer").nth(1)
+    second.get_by_label("padding p").focus()
+    page.keyboard.press("ArrowRight")
+    states = page.evaluate("window.cnnTutorial.instances.convExplorer"
+                           ".map(e => e.state().p)")
+    assert states == [0, 1]
+    page.evaluate("document.querySelectorAll('.cnn-conv-explorer')[1]"
+                  ".cnnTutorial.set({channels: 3})")
+    assert len(page.locator(".cnn-conv-explorer").first
+               .locator(".cnn-stage svg").all()) == 3
+    assert not page.console_errors, page.console_errors
+
+
+def test_an_error_inside_a_widget_is_one_line_in_that_widget(page, server):
+    open_page(page, server, PAD_PAGE)
+    page.evaluate("window.cnnTutorial.digitPad.ready")
+    page.evaluate("""() => {
+        const N = window.cnnTutorial.numerics;
+        N.workingForward = N.forward;
+        N.forward = () => { throw new Error("the forward pass broke"); };
+    }""")
+    page.get_by_role("button", name="Load a test digit 3").click()
+    said = page.locator(".cnn-digit-pad .cnn-widget-error")
+    assert said.inner_text() == ("Something went wrong in this explorer: "
+                                 "the forward pass broke")
+    assert page.locator(".cnn-cifar-explorer .cnn-widget-error").count() == 0
+    assert not page.console_errors, page.console_errors  # none uncaught
+    page.evaluate("() => { const N = window.cnnTutorial.numerics;"
+                  " N.forward = N.workingForward; }")
+    page.get_by_role("button", name="Load a test digit 3").click()
+    assert said.inner_text() == ""
+    assert np.argmax(page.evaluate(
+        "window.cnnTutorial.digitPad.probabilities()")) == 3
 
 
 def _exported_digits(built_book: Path) -> torch.nn.Module:
@@ -173,9 +277,10 @@ def test_drawing_with_the_mouse_changes_the_prediction(page, server):
         "The network reads a 1")
 
 
-def test_drawing_with_a_finger(browser, server):
-    """Touch input (a phone): a swipe on the pad draws instead of scrolling
-    the page."""
+def _swipe_down(browser, server, columns) -> dict:
+    """On a phone, one finger per column (a fraction of the pad's width)
+    swipes down the pad, all at once: the pad's pixels, whether the page
+    scrolled, and the console errors."""
     context = browser.new_context(viewport={"width": 390, "height": 800},
                                   has_touch=True, is_mobile=True)
     page = offline_page(context)
@@ -184,21 +289,41 @@ def test_drawing_with_a_finger(browser, server):
     pad = page.locator("canvas.cnn-pad")
     pad.scroll_into_view_if_needed()
     box = pad.bounding_box()
-    x = box["x"] + box["width"] / 2
     scrolled = page.evaluate("window.scrollY")
     touch = context.new_cdp_session(page)
     for kind, t in [("touchStart", 0.15), *[("touchMove", v) for v in
                     np.linspace(0.2, 0.85, 8)], ("touchEnd", None)]:
         points = [] if t is None else [
-            {"x": x, "y": box["y"] + box["height"] * t}]
+            {"x": box["x"] + box["width"] * f,
+             "y": box["y"] + box["height"] * t, "id": finger}
+            for finger, f in enumerate(columns)]
         touch.send("Input.dispatchTouchEvent",
                    {"type": kind, "touchPoints": points})
     pixels = np.array(page.evaluate(
         "window.cnnTutorial.digitPad.pixels()")).reshape(8, 8)
-    assert pixels[2:6, 3:5].sum() > 0
-    assert page.evaluate("window.scrollY") == scrolled
-    assert not page.console_errors, page.console_errors
+    out = {"pixels": pixels, "errors": page.console_errors,
+           "scrolled": page.evaluate("window.scrollY") != scrolled}
     context.close()
+    return out
+
+
+def test_drawing_with_a_finger(browser, server):
+    """Touch input (a phone): a swipe on the pad draws instead of scrolling
+    the page."""
+    swiped = _swipe_down(browser, server, [0.5])
+    assert swiped["pixels"][2:6, 3:5].sum() > 0
+    assert not swiped["scrolled"]
+    assert not swiped["errors"], swiped["errors"]
+
+
+def test_two_fingers_draw_two_strokes(browser, server):
+    """Two fingers down at once, each drawing a vertical line: two
+    strokes, and nothing between them."""
+    swiped = _swipe_down(browser, server, [0.2, 0.8])
+    pixels = swiped["pixels"]
+    assert pixels[2:6, 1].sum() > 0 and pixels[2:6, 6].sum() > 0
+    assert pixels[:, 3:5].sum() == 0, pixels         # no line between
+    assert not swiped["errors"], swiped["errors"]
 
 
 def test_widgets_fall_back_to_a_static_figure_without_javascript(
@@ -230,8 +355,9 @@ def test_widgets_fit_phone_width_and_both_modes(browser, server, screenshots,
         page.evaluate("window.cnnTutorial.cifarExplorer"
                       " ? window.cnnTutorial.cifarExplorer.ready : null")
         if path == CONV_PAGE:
-            page.evaluate("window.cnnTutorial.convExplorer"
-                          ".set({n: 12, k: 3, p: 3, s: 1})")
+            page.evaluate("window.cnnTutorial.convExplorer.set("
+                          "{n: 12, k: 3, p: 3, s: 1, channels: 3,"
+                          " filters: 2})")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         for each in page.locator(".cnn-widget").all():
             assert each.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
@@ -256,6 +382,9 @@ def test_no_serious_accessibility_violations(browser, server, path, scheme):
         page.evaluate("window.cnnTutorial.digitPad.ready")
         page.evaluate("window.cnnTutorial.cifarExplorer.ready")
         page.evaluate("window.cnnTutorial.trainer.ready")
+    if path == CONV_PAGE:                       # the multi-channel mode
+        page.evaluate("window.cnnTutorial.convExplorer"
+                      ".set({channels: 3, filters: 2})")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])

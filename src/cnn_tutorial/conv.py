@@ -199,15 +199,17 @@ def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
 
 
 def worked_channel_sum(x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                       f: int, i: int, j: int) -> str:
-    """Output (f, i, j) of a multi-channel conv (stride 1, no padding)
-    written out: one bracket of products per input channel, plus the bias,
+                       f: int, i: int, j: int, stride: int = 1,
+                       padding: int = 0) -> str:
+    """Output (f, i, j) of a multi-channel conv written out: one bracket of
+    products per input channel, plus the bias,
     e.g. ``"(1×0 + …) + (…) + (…) + 1 = 2 + 0 + 3 + 1 = 6"``."""
     x, w = np.asarray(x), np.asarray(w)
     if x.ndim != 3 or w.ndim != 4 or w.shape[1] != x.shape[0]:
         raise ValueError(f"need x [C, H, W] and w [F, C, k, k] with the same "
                          f"C, got {x.shape} and {w.shape}")
-    parts = [worked_sum(x[c], w[f, c], i, j) for c in range(x.shape[0])]
+    parts = [worked_sum(x[c], w[f, c], i, j, stride=stride, padding=padding)
+             for c in range(x.shape[0])]
     values = [v for _, v in parts] + [float(b[f])]
     brackets = " + ".join(f"({terms})" for terms, _ in parts)
     return (f"{brackets} + {_factor(b[f])} = "

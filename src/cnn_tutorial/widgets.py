@@ -40,7 +40,9 @@ CIFAR_WEIGHTS = "cifar_cnn.bin"
 CIFAR_SAMPLES = "cifar_samples.bin"     # uint8 [N, 3, 32, 32], raw
 SAMPLES_PER_CLASS = 3
 CONV_RANGES = {"n": (3, conv.EXAMPLE_SIDE), "k": (1, 5), "p": (0, 3),
-               "s": (1, 3)}
+               "s": (1, 3), "channels": (1, 3), "filters": (1, 2)}
+CONV_BIAS = (0, 1)   # filter 0 has none: with one channel and one filter
+#                      the explorer shows the chapter's worked example
 DIGIT_SCALE = 16.0   # digits are 0-16 ink counts; the model sees them / 16
 
 
@@ -80,11 +82,33 @@ def _widget(kind: str, config: dict, fallback: Figure, alt: str,
     return Widget(markup, png)
 
 
+def explorer_input() -> np.ndarray:
+    """The convolution explorer's input, [3, 12, 12] (smaller n use the
+    top-left corner, fewer channels the first ones): the worked example,
+    its transpose, and a fixed pattern of 0s, 1s and 2s."""
+    x = conv.example_input(conv.EXAMPLE_SIDE)
+    pattern = np.random.default_rng(0).integers(0, 3, x.shape)
+    return np.stack([x, x.T, pattern]).astype(int)
+
+
+def explorer_filters(k: int) -> np.ndarray:
+    """The explorer's two k x k filters over three channels, [2, 3, k, k],
+    integers in -1..1: filter 0 sees channel 0 through the chapter's
+    example kernel; the other slices are fixed (seeded by k)."""
+    lo, hi = CONV_RANGES["k"]
+    if not lo <= k <= hi:
+        raise ValueError(f"conv explorer: k = {k} is outside {lo}..{hi}")
+    w = np.random.default_rng(k).integers(-1, 2, (2, 3, k, k))
+    w[0, 0] = conv.example_kernel(k)
+    return w
+
+
 def conv_explorer_config(start: dict[str, int] | None = None) -> dict:
-    """What the convolution explorer draws: the worked-example input (the
-    largest size; smaller n use its top-left corner), one example kernel
-    per size, the parameter ranges and the book's colour ramps."""
-    start = {"n": 5, "k": 3, "p": 0, "s": 1, **(start or {})}
+    """What the convolution explorer draws: its input (the largest size),
+    the filters and biases for every kernel size, the parameter ranges and
+    the book's colour ramps."""
+    start = {"n": 5, "k": 3, "p": 0, "s": 1, "channels": 1, "filters": 1,
+             **(start or {})}
     for name, value in start.items():
         lo, hi = CONV_RANGES[name]
         if not lo <= value <= hi:
@@ -92,9 +116,10 @@ def conv_explorer_config(start: dict[str, int] | None = None) -> dict:
                              f"{lo}..{hi}")
     lo, hi = CONV_RANGES["k"]
     return {
-        "input": conv.example_input(conv.EXAMPLE_SIDE).astype(int).tolist(),
-        "kernels": {str(k): conv.example_kernel(k).astype(int).tolist()
+        "input": explorer_input().tolist(),
+        "weights": {str(k): explorer_filters(k).tolist()
                     for k in range(lo, hi + 1)},
+        "bias": list(CONV_BIAS),
         "ranges": CONV_RANGES,
         "start": start,
         "colors": {"input": _ramp(figures.INPUT_CMAP),

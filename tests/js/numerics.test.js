@@ -52,6 +52,45 @@ for (const [name, fx] of Object.entries(cases ? cases.models : {})) {
   });
 }
 
+test("the output size is PyTorch's for every setting of the convolution explorer", () => {
+  for (const [n, k, p, s, size] of cases.conv.sizes) {
+    const o = N.outSize(n, k, p, s);
+    if (size === null) assert.ok(o < 1, `n=${n} k=${k} p=${p} s=${s}: ${o}`);
+    else assert.equal(o, size, `n=${n} k=${k} p=${p} s=${s}`);
+  }
+  assert.ok(cases.conv.sizes.some((c) => c[4] === null) && cases.conv.sizes.length > 100);
+  assert.throws(() => N.conv2d(N.fromNested([[[1, 2], [3, 4]]]), N.weightOf([[[[1, 1, 1], [1, 1, 1], [1, 1, 1]]]]), { values: [0] }, 0, 1),
+    /3×3 kernel does not fit in 2×2 padded by 0/);
+});
+
+test("3 channels, 2 filters: conv2d and every window sum equal torch.nn.functional.conv2d", () => {
+  for (const { x, w, b, p, s, out } of cases.conv.runs) {
+    const t = N.fromNested(x), weight = N.weightOf(w), bias = { values: Float64Array.from(b) };
+    const what = `n=${x[0].length} k=${w[0][0].length} p=${p} s=${s}`;
+    assert.deepEqual(N.toNested(N.conv2d(t, weight, bias, p, s)), out, what);
+    out.forEach((plane, f) => plane.forEach((row, i) => row.forEach((value, j) => {
+      const cell = N.windowSum(t, weight, bias, f, i, j, p, s);
+      assert.equal(cell.value, value, `${what} (${f}, ${i}, ${j})`);
+      assert.equal(cell.channels.length, 3);
+      cell.channels.forEach((ch) => assert.equal(ch.sum, ch.pairs.reduce((a, [u, v]) => a + u * v, 0)));
+      assert.equal(cell.bias, b[f]);
+    })));
+    assert.throws(() => N.windowSum(t, weight, bias, 0, out[0].length, 0, p, s), /no output cell/);
+  }
+});
+
+test("padding puts a ring of zeros around every channel", () => {
+  const x = N.fromNested([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]);
+  assert.deepEqual(N.toNested(N.padded(x, 1))[1], [[0, 0, 0, 0], [0, 5, 6, 0], [0, 7, 8, 0], [0, 0, 0, 0]]);
+});
+
+test("every layer type is in one table, and an unknown one is named", () => {
+  assert.deepEqual(Object.keys(N.LAYERS).sort(), ["affine", "conv2d", "flatten", "gap", "linear", "maxpool", "relu"]);
+  const model = N.loadModel(load(cases.models.digits.file));
+  assert.throws(() => N.forward({ ...model, layers: [{ type: "dropout" }] }, N.standardise(model, new Array(64).fill(0))),
+    /unknown layer type dropout/);
+});
+
 test("damaged weights files are refused with a message saying what is wrong", () => {
   for (const [file, message] of Object.entries(cases ? cases.damaged : {})) {
     assert.throws(() => N.loadModel(load(file)), (err) => err.message.includes(message), file);
@@ -82,9 +121,10 @@ test("a photo is cropped to its centred square", () => {
   assert.throws(() => N.centreCrop(0, 10), /nothing to crop/);
 });
 
-test("RGBA pixels become channel-major RGB", () => {
+test("RGBA pixels become channel-major RGB, and back", () => {
   const rgba = Uint8ClampedArray.from([1, 2, 3, 255, 4, 5, 6, 255]);
   assert.deepEqual(Array.from(N.rgbaToChw(rgba, 1, 2)), [1, 4, 2, 5, 3, 6]);
+  assert.deepEqual(N.chwToRgba(N.rgbaToChw(rgba, 1, 2), 1, 2), rgba);
 });
 
 test("a receptive field is clipped to the image", () => {

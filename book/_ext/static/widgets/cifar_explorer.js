@@ -2,7 +2,10 @@
 // the page (numerics.js) on a test image or the reader's own photo, layer by
 // layer: the three input channels, conv1's and conv2's maps (after ReLU,
 // before pooling), the ten probabilities, a selected unit's receptive field
-// and weights, and an occlusion map for the predicted class.
+// and weights, and an occlusion map for the predicted class. The image
+// shown is the one the reader chose last (a slower decode never replaces
+// it); a photo's transparent parts are white; a file's problem is said
+// beside the control it came from.
 // Test hook: window.cnnTutorial.cifarExplorer.{ready, setImage, pixels,
 // probabilities, featureMaps, occlusion, select, selection}.
 (() => {
@@ -10,10 +13,10 @@
   const ns = window.cnnTutorial, N = ns.numerics;
   const SIDE = 32, ZOOM = 5, DETAIL = 128, CHANNELS = ["R", "G", "B"];
 
-  function mount(root, cfg, fallback) {
-    const el = ns.el;
+  function mount(root, cfg, fallback, widget) {
+    const el = ns.el, on = widget.on;
     let model = null, samples = null, pixels = null, result = null, source = "";
-    let selected = null, occlusionRun = null, generation = 0;
+    let selected = null, occlusionRun = null, generation = 0, choice = 0, bars = null;
     const { patch, stride } = cfg.occlusion;
 
     // --- the page parts ------------------------------------------------------
@@ -26,15 +29,18 @@
     const occlusionHelp = el("p", { class: "cnn-help", text: `Occlusion map: each pixel is the mean drop in the predicted class's probability `
       + `when a grey ${patch}×${patch} square (stride ${stride}) covers it. Red: hiding it lowers the probability; blue: hiding it raises it; `
       + "white: no change. One scale per image, symmetric around 0." });
-    const probs = el("div", { class: "cnn-probs", role: "list", "aria-label": "Class probabilities" });
+    const probs = el("div");
     const verdict = el("p", { class: "cnn-verdict", "aria-live": "polite" });
-    const bars = [];
 
-    const picker = el("input", { type: "file", accept: "image/*", id: "cnn-cifar-photo" });
+    const photoId = widget.id("cnn-cifar-photo"), helpId = widget.id("cnn-cifar-help");
+    // a photo's problem, beside the control it came from
+    const pickerError = el("p", { class: "cnn-message", role: "alert", id: widget.id("cnn-cifar-photo-error") });
+    const dropError = el("p", { class: "cnn-message", role: "alert" });
+    const picker = el("input", { type: "file", accept: "image/*", id: photoId, "aria-describedby": pickerError.id });
     const thumbs = el("div", { class: "cnn-thumbs", role: "group", "aria-label": "Test images to load" });
-    const ownScale = el("input", { type: "checkbox", id: "cnn-cifar-own-scale" });
+    const ownScale = el("input", { type: "checkbox", id: widget.id("cnn-cifar-own-scale") });
     const layerGrids = {}, layerHelp = el("p", {
-      id: "cnn-cifar-help", class: "cnn-help",
+      id: helpId, class: "cnn-help",
       text: "Click a map to select it and the unit under the pointer; the selected map is shown enlarged beside (above, on a phone) "
         + "the maps, where a click picks a unit precisely. By keyboard, focus the maps: the arrow keys move the unit, "
         + "Page Up and Page Down (or [ and ]) change the channel, Home and End go to the first and last channel.",
@@ -59,18 +65,19 @@
     // shown once the network has loaded; until then (or if it cannot load)
     // the static figure and one line of status
     const ui = el("div", { class: "cnn-cifar-ui", hidden: "" },
-      el("div", { class: "cnn-stage" }, el("div", { class: "cnn-panel cnn-photo-panel" }, input, inputCaption),
+      el("div", { class: "cnn-stage" }, el("div", { class: "cnn-panel cnn-photo-panel" }, input, inputCaption, dropError),
         el("div", { class: "cnn-panel cnn-photo-panel" }, occlusionCanvas, occlusionCaption), channelBlock),
       occlusionHelp,
       el("div", { class: "cnn-prob-panel cnn-cifar-probs" }, probs, verdict),
-      el("div", { class: "cnn-buttons" }, el("label", { for: "cnn-cifar-photo", text: "Your own photo (or drop one on the image): " }), picker),
+      el("div", { class: "cnn-buttons" }, el("label", { for: photoId, text: "Your own photo (or drop one on the image): " }), picker),
+      pickerError,
       el("p", { class: "cnn-help", text: "A photo is cropped to its centre square and shrunk to 32×32 in your browser; it never leaves the page." }),
       thumbs,
       el("div", { class: "cnn-explore" },
         el("div", { class: "cnn-explore-maps" }, layerHelp,
           el("label", { class: "cnn-check" }, ownScale, el("span", { text: " each map on its own colour scale (shows weak maps; they are then not comparable)" })),
           ...["conv1", "conv2"].map((name) => {
-            layerGrids[name] = el("div", { class: "cnn-map-grid", tabindex: "0", role: "group", "aria-describedby": "cnn-cifar-help" });
+            layerGrids[name] = el("div", { class: "cnn-map-grid", tabindex: "0", role: "group", "aria-describedby": helpId });
             return el("div", { class: "cnn-map-block" }, el("div", { class: "cnn-panel-caption cnn-map-title" }), layerGrids[name]);
           })),
         unitPanel));
@@ -80,10 +87,7 @@
     // A photo (uint8, (C, H, W)) on a canvas, `zoom` pixels per pixel, with
     // the selected unit's receptive field outlined.
     function drawPhoto(canvas, zoom) {
-      const small = el("canvas", { width: SIDE, height: SIDE }), n = SIDE * SIDE;
-      const img = small.getContext("2d").createImageData(SIDE, SIDE);
-      for (let p = 0; p < n; p++) img.data.set([pixels[p], pixels[n + p], pixels[2 * n + p], 255], p * 4);
-      small.getContext("2d").putImageData(img, 0, 0);
+      const small = ns.paintImage(el("canvas"), pixels, SIDE, SIDE);
       const ctx = canvas.getContext("2d");
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(small, 0, 0, SIDE * zoom, SIDE * zoom);
@@ -132,7 +136,7 @@
         if (grid.children.length !== t.c) {
           grid.replaceChildren(...Array.from({ length: t.c }, (_, c) => {
             const canvas = el("canvas", { class: "cnn-map" });
-            canvas.addEventListener("click", (e) => {
+            on(canvas, "click", (e) => {
               const box = canvas.getBoundingClientRect();
               select(name, c, Math.floor(((e.clientY - box.top) / box.height) * t.h), Math.floor(((e.clientX - box.left) / box.width) * t.w));
               grid.focus();
@@ -176,16 +180,7 @@
     }
 
     function drawProbabilities() {
-      const p = result.probabilities, top3 = N.topK(p, 3);
-      bars.forEach(({ row, fill, value, rank }, d) => {
-        const r = top3.indexOf(d);
-        fill.style.width = `${(100 * p[d]).toFixed(1)}%`;
-        value.textContent = `${(100 * p[d]).toFixed(1)} %`;
-        rank.textContent = r >= 0 ? `#${r + 1}` : "";
-        row.classList.toggle("cnn-top", r >= 0);
-        row.setAttribute("aria-label", `${model.header.classes[d]}: ${(100 * p[d]).toFixed(1)} percent${r >= 0 ? `, rank ${r + 1}` : ""}`);
-      });
-      const best = top3[0];
+      const p = result.probabilities, [best] = bars.show(p);
       verdict.textContent = `The network's answer: ${model.header.classes[best]} (${(100 * p[best]).toFixed(1)} %).`;
     }
 
@@ -250,7 +245,7 @@
           occlusionCaption.textContent = `occlusion for "${name}": computing, ${Math.round(100 * step.value)} %`;
           if (performance.now() > until) break;
         }
-        setTimeout(slice, 0);
+        setTimeout(widget.guard(slice), 0);
       };
       slice();
     }
@@ -265,18 +260,18 @@
       drawUnit();
     }
 
-    ownScale.addEventListener("change", () => { if (result) { drawMaps(); drawUnit(); } });
-    unitMap.addEventListener("click", (e) => {
+    on(ownScale, "change", () => { if (result) { drawMaps(); drawUnit(); } });
+    on(unitMap, "click", (e) => {
       if (!result) return;
       const box = unitMap.getBoundingClientRect(), t = mapOf(selected.layer);
       select(selected.layer, selected.channel, Math.floor(((e.clientY - box.top) / box.height) * t.h), Math.floor(((e.clientX - box.left) / box.width) * t.w));
     });
     for (const [name, grid] of Object.entries(layerGrids)) {
       // focusing another layer's maps selects its channel 0, at the centre
-      grid.addEventListener("focus", () => {
+      on(grid, "focus", () => {
         if (result && selected.layer !== name) select(name, 0, mapOf(name).h / 2, mapOf(name).w / 2);
       });
-      grid.addEventListener("keydown", (e) => {
+      on(grid, "keydown", (e) => {
         if (!model) return;
         const s = { ...selected };
         const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
@@ -292,78 +287,75 @@
     }
 
     // --- the reader's photo ------------------------------------------------------
-    async function loadPhoto(file) {
-      if (!file || !file.type.startsWith("image/")) {
-        status.textContent = `${file ? file.name : "That"} is not an image file.`;
+    // Any file is tried (a PNG without an extension is still a PNG). Only
+    // the latest choice is shown: a choice made while an earlier photo is
+    // still decoding wins, whichever decode ends last.
+    async function loadPhoto(file, errorLine) {
+      const mine = ++choice;
+      if (!file) return;
+      let bitmap;
+      try {
+        bitmap = await createImageBitmap(file);
+      } catch (err) {
+        if (mine !== choice) return;
+        pickerError.textContent = dropError.textContent = "";
+        errorLine.textContent = `${file.name} is not an image this browser can read; the current image stays.`;
         return;
       }
-      try {
-        const bitmap = await createImageBitmap(file);
-        const crop = N.centreCrop(bitmap.width, bitmap.height);
-        const canvas = el("canvas", { width: SIDE, height: SIDE }), ctx = canvas.getContext("2d");
-        ctx.imageSmoothingEnabled = true;
-        ctx.imageSmoothingQuality = "high";
-        ctx.drawImage(bitmap, crop.x, crop.y, crop.size, crop.size, 0, 0, SIDE, SIDE);
-        status.textContent = "";
-        setPixels(N.rgbaToChw(ctx.getImageData(0, 0, SIDE, SIDE).data, SIDE, SIDE), `your photo (${bitmap.width}×${bitmap.height}, centre square)`);
-      } catch (err) {
-        status.textContent = `Could not read ${file.name} as an image: ${err.message}`;
-      }
+      if (mine !== choice) return bitmap.close();
+      const { width, height } = bitmap, crop = N.centreCrop(width, height);
+      const canvas = el("canvas", { width: SIDE, height: SIDE }), ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#fff";                  // transparent parts on white
+      ctx.fillRect(0, 0, SIDE, SIDE);
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(bitmap, crop.x, crop.y, crop.size, crop.size, 0, 0, SIDE, SIDE);
+      bitmap.close();
+      setPixels(N.rgbaToChw(ctx.getImageData(0, 0, SIDE, SIDE).data, SIDE, SIDE), `your photo (${width}×${height}, centre square)`);
     }
-    picker.addEventListener("change", () => loadPhoto(picker.files[0]));
-    input.addEventListener("dragover", (e) => { e.preventDefault(); input.classList.add("cnn-drop"); });
-    input.addEventListener("dragleave", () => input.classList.remove("cnn-drop"));
-    input.addEventListener("drop", (e) => {
+    on(picker, "change", () => loadPhoto(picker.files[0], pickerError));
+    on(input, "dragover", (e) => { e.preventDefault(); input.classList.add("cnn-drop"); });
+    on(input, "dragleave", () => input.classList.remove("cnn-drop"));
+    on(input, "drop", (e) => {
       e.preventDefault();
       input.classList.remove("cnn-drop");
-      loadPhoto(e.dataTransfer.files[0]);
+      return loadPhoto(e.dataTransfer.files[0], dropError);
     });
 
     let thumbButtons = [];
+    // Show an image (3×32×32 uint8); a good image clears a photo's error.
     function setPixels(u8, label, button = null) {
       pixels = Uint8Array.from(u8);
+      pickerError.textContent = dropError.textContent = "";
       source = label;
       thumbButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
       inputCaption.textContent = `input (32×32): ${source}`;
       update();
     }
 
-    function buildProbabilities() {
-      model.header.classes.forEach((name) => {
-        const fill = el("span", { class: "cnn-bar-fill" });
-        fill.style.background = cfg.colors.bar;
-        const value = el("span", { class: "cnn-prob-value" }), rank = el("span", { class: "cnn-rank" });
-        const row = el("div", { class: "cnn-prob cnn-prob-named", role: "listitem" },
-          el("span", { class: "cnn-prob-label", text: name }), el("span", { class: "cnn-bar", "aria-hidden": "true" }, fill), value, rank);
-        probs.append(row);
-        bars.push({ row, fill, value, rank });
-      });
-    }
-
     function buildThumbs() {
       const n = SIDE * SIDE * 3, groups = {};
       cfg.labels.forEach((label, k) => {
         const image = samples.subarray(k * n, (k + 1) * n);
-        const canvas = el("canvas", { width: SIDE, height: SIDE, "aria-hidden": "true" });
-        const img = canvas.getContext("2d").createImageData(SIDE, SIDE), m = SIDE * SIDE;
-        for (let p = 0; p < m; p++) img.data.set([image[p], image[m + p], image[2 * m + p], 255], p * 4);
-        canvas.getContext("2d").putImageData(img, 0, 0);
+        const canvas = ns.paintImage(el("canvas", { "aria-hidden": "true" }), image, SIDE, SIDE);
         const count = (groups[label] = groups[label] || el("div", { class: "cnn-thumb-group" }, el("span", { text: label }))).children.length;
         const button = el("button", { type: "button", class: "cnn-thumb", "aria-label": `Load test image ${count} of class ${label}` }, canvas);
-        button.addEventListener("click", () => setPixels(image, `a test ${label}`, button));
+        on(button, "click", () => {
+          choice++;                            // a photo still decoding is dropped
+          setPixels(image, `a test ${label}`, button);
+        });
         groups[label].append(button);
         thumbButtons.push(button);
       });
       thumbs.replaceChildren(el("span", { class: "cnn-thumbs-title", text: "Test images:" }), ...Object.values(groups));
     }
 
-    let loaded;
     const api = {
-      ready: new Promise((resolve, reject) => (loaded = { resolve, reject })),
       setImage(u8) {
         if (!u8 || u8.length !== 3 * SIDE * SIDE || !Array.from(u8).every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) {
           throw new Error("cifarExplorer.setImage: give 3072 integers 0–255 (3×32×32, channel by channel: red, green, blue)");
         }
+        choice++;
         setPixels(u8, "set from code");
       },
       pixels: () => (pixels ? Array.from(pixels) : null),
@@ -376,34 +368,28 @@
       select: (layer, channel, i, j) => select(layer, channel, i, j),
       selection: () => ({ ...selected, field: fieldOfSelection(), text: unitText.textContent }),
     };
-    api.ready.catch(() => {});
-    ns.cifarExplorer = api;
-
-    Promise.all([
+    const loading = Promise.all([
       ns.loadModel(cfg.weights, cfg.input),
       fetch(new URL(cfg.samples, ns.staticBase)).then((r) => {
         if (!r.ok) throw new Error(`HTTP ${r.status} for the test images`);
         return r.arrayBuffer();
       }),
-    ]).then(([m, buffer]) => {
+    ]);
+    api.ready = ns.whenLoaded(loading, cfg.weights, { status, fallback }, ([m, buffer]) => {
       if (buffer.byteLength !== cfg.labels.length * 3 * SIDE * SIDE) {
         throw new Error(`the test images file has ${buffer.byteLength} bytes, expected ${cfg.labels.length * 3 * SIDE * SIDE}`);
       }
       if (!m.header.classes || m.header.classes.length !== 10) throw new Error("the weights file does not name ten classes");
       model = m;
       samples = new Uint8Array(buffer);
-      buildProbabilities();
+      bars = ns.probabilityBars(model.header.classes, cfg.colors.bar, 3);
+      probs.replaceChildren(bars.element);
       buildThumbs();
-      fallback.hidden = true;
       ui.hidden = false;
-      status.textContent = "";
       setPixels(samples.subarray(0, 3 * SIDE * SIDE), `a test ${cfg.labels[0]}`, thumbButtons[0]);
-      loaded.resolve(true);
-    }).catch((err) => {
-      status.textContent = ns.loadError(cfg.weights, err);
-      loaded.reject(err);
     });
+    return api;
   }
 
-  ns.mount("cifar-explorer", mount);
+  ns.mount("cifar-explorer", "cifarExplorer", mount);
 })();

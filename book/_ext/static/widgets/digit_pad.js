@@ -2,6 +2,7 @@
 // page (numerics.js) on the weights exported when the book was built. The 32×32 pad is
 // reduced to 8×8 the way the scikit-learn digits were made: each cell counts
 // the inked pixels of a 4×4 block (0–16).
+// Each finger, pen or mouse draws its own stroke.
 // Test hook: window.cnnTutorial.digitPad.{ready, setPixels, pixels, probabilities, featureMaps}.
 (() => {
   "use strict";
@@ -10,45 +11,35 @@
   // Order in which a 4×4 block's pixels are inked to show a count (Bayer dither).
   const DITHER = [0, 10, 2, 8, 5, 15, 7, 13, 1, 11, 3, 9, 4, 14, 6, 12];
 
-  function mount(root, cfg, fallback) {
-    const el = ns.el;
+  function mount(root, cfg, fallback, widget) {
+    const el = ns.el, on = widget.on;
     const bitmap = new Uint8Array(PAD * PAD);
     let pixels = new Array(SIDE * SIDE).fill(0), model = null, result = null;
-    let pen = null, cursor = { x: PAD / 2, y: PAD / 2 }, keyboardPen = false, showCursor = false;
+    let cursor = { x: PAD / 2, y: PAD / 2 }, keyboardPen = false, showCursor = false;
+    const pens = new Map(); // pointer id -> where that pointer's stroke is
 
     const pad = el("canvas", {
       class: "cnn-pad", width: PAD * 7, height: PAD * 7, tabindex: "0", role: "application",
       "aria-roledescription": "drawing pad", "aria-label": "Drawing pad, 32 by 32 pixels",
-      "aria-describedby": "cnn-pad-help",
+      "aria-describedby": widget.id("cnn-pad-help"),
     });
     const help = el("p", {
-      id: "cnn-pad-help", class: "cnn-help",
+      id: widget.id("cnn-pad-help"), class: "cnn-help",
       text: "Draw with the mouse, a finger or a pen. By keyboard: arrow keys move the pen (a ring, filled while the pen is down), "
         + "Space puts it down or lifts it, Delete clears. A test digit exists only as its 8×8 counts, so the pad shows each "
         + "block's count as that many inked pixels.",
     });
     const input = el("canvas", { class: "cnn-input", role: "img", "aria-label": "The 8 by 8 input the network sees" });
-    const bars = [];
-    const probs = el("div", { class: "cnn-probs", role: "list", "aria-label": "Class probabilities" });
-    for (let d = 0; d < 10; d++) {
-      const fill = el("span", { class: "cnn-bar-fill" });
-      fill.style.background = cfg.colors.bar;
-      const value = el("span", { class: "cnn-prob-value" });
-      const row = el("div", { class: "cnn-prob", role: "listitem" },
-        el("span", { class: "cnn-prob-label", text: String(d) }),
-        el("span", { class: "cnn-bar", "aria-hidden": "true" }, fill), value);
-      probs.append(row);
-      bars.push({ row, fill, value });
-    }
+    const bars = ns.probabilityBars(Array.from({ length: 10 }, (_, d) => String(d)), cfg.colors.bar), probs = bars.element;
     const verdict = el("p", { class: "cnn-verdict", "aria-live": "polite" });
     const status = el("p", { class: "cnn-message", role: "status", text: "Loading the trained network…" });
     const clear = el("button", { type: "button", text: "Clear" });
-    clear.addEventListener("click", () => setBitmap(null));
+    on(clear, "click", () => setBitmap(null));
     const presets = el("div", { class: "cnn-buttons", role: "group", "aria-label": "Test digits to load" },
       el("span", { text: "Test digits:" }));
     cfg.presets.forEach((preset) => {
       const b = el("button", { type: "button", "aria-label": `Load a test digit ${preset.label}`, text: preset.label });
-      b.addEventListener("click", () => api.setPixels(preset.pixels));
+      on(b, "click", () => api.setPixels(preset.pixels));
       presets.append(b);
     });
     const maps = {};
@@ -129,13 +120,7 @@
       result = { probabilities: run.probabilities, maps: {} };
       // the maps as the captions say: each conv's output, before its ReLU
       for (const [k, name] of [[1, "conv1"], [2, "conv2"]]) result.maps[name] = run.outputs[N.convOutputIndex(model.layers, k, { afterRelu: false })];
-      const p = result.probabilities, best = p.indexOf(Math.max(...p));
-      bars.forEach(({ row, fill, value }, d) => {
-        fill.style.width = `${(100 * p[d]).toFixed(1)}%`;
-        value.textContent = `${(100 * p[d]).toFixed(1)} %`;
-        row.classList.toggle("cnn-top", d === best);
-        row.setAttribute("aria-label", `${d}: ${(100 * p[d]).toFixed(1)} percent`);
-      });
+      const p = result.probabilities, [best] = bars.show(p);
       const empty = !pixels.some((v) => v > 0);
       verdict.textContent = empty
         ? "The pad is empty: these are the network's answers for a blank image. Draw a digit."
@@ -151,20 +136,22 @@
       const box = pad.getBoundingClientRect();
       return { x: ((e.clientX - box.left) / box.width) * PAD, y: ((e.clientY - box.top) / box.height) * PAD };
     };
-    pad.addEventListener("pointerdown", (e) => {
+    on(pad, "pointerdown", (e) => {
       showCursor = false;
       pad.setPointerCapture(e.pointerId);
-      pen = point(e);
-      stroke(pen, pen);
+      const at = point(e);
+      pens.set(e.pointerId, at);
+      stroke(at, at);
     });
-    pad.addEventListener("pointermove", (e) => {
-      if (!pen) return;
+    on(pad, "pointermove", (e) => {
+      const from = pens.get(e.pointerId);
+      if (!from) return;
       const next = point(e);
-      stroke(pen, next);
-      pen = next;
+      stroke(from, next);
+      pens.set(e.pointerId, next);
     });
-    for (const type of ["pointerup", "pointercancel"]) pad.addEventListener(type, () => (pen = null));
-    pad.addEventListener("keydown", (e) => {
+    for (const type of ["pointerup", "pointercancel"]) on(pad, type, (e) => pens.delete(e.pointerId));
+    on(pad, "keydown", (e) => {
       const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
       showCursor = true;
       if (e.key in moves) {
@@ -180,12 +167,10 @@
       else return;
       e.preventDefault();
     });
-    pad.addEventListener("focus", drawPad);
-    pad.addEventListener("blur", () => { keyboardPen = false; drawPad(); });
+    on(pad, "focus", drawPad);
+    on(pad, "blur", () => { keyboardPen = false; drawPad(); });
 
-    let loaded;
     const api = {
-      ready: new Promise((resolve, reject) => (loaded = { resolve, reject })),
       setPixels(values) {
         if (!values || values.length !== SIDE * SIDE || !Array.from(values).every((v) => Number.isFinite(v) && v >= 0 && v <= 16)) {
           throw new Error("digitPad.setPixels: give 64 numbers between 0 and 16 (an 8×8 digit, row by row)");
@@ -196,8 +181,6 @@
       probabilities: () => (result ? result.probabilities.slice() : null),
       featureMaps: () => (result ? Object.fromEntries(Object.entries(result.maps).map(([k, t]) => [k, Array.from(t.data)])) : null),
     };
-    api.ready.catch(() => {});
-    ns.digitPad = api;
     update();
     if (cfg.teach) {
       let original = null;   // the chapter's weights while the pad runs fine-tuned ones
@@ -213,19 +196,13 @@
       });
     }
 
-    ns.loadModel(cfg.weights, cfg.input)
-      .then((m) => {
-        model = m;
-        fallback.hidden = true;
-        status.textContent = "";
-        update();
-        loaded.resolve(true);
-      })
-      .catch((err) => {
-        status.textContent = ns.loadError(cfg.weights, err);
-        loaded.reject(err);
-      });
+    api.ready = ns.whenLoaded(ns.loadModel(cfg.weights, cfg.input), cfg.weights, { status, fallback }, (m) => {
+      model = m;
+      update();
+    });
+    return api;
   }
+
 
   // Teach it your handwriting: the reader's drawings, labelled and kept
   // either to fine-tune on or to test with; fine-tuning runs in a Web
@@ -319,5 +296,5 @@
     };
   }
 
-  ns.mount("digit-pad", mount);
+  ns.mount("digit-pad", "digitPad", mount);
 })();

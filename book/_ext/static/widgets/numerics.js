@@ -1,9 +1,11 @@
 // The maths behind the book's in-browser networks, with no page in sight:
 // reading the weights file cnn_tutorial.export writes, the layers (conv2d,
-// affine, relu, maxpool, gap, flatten, linear), softmax, the forward pass,
-// occlusion, receptive fields and the centre crop of a photo. The widgets
-// draw; this module computes. Tested with `node --test tests/js/`.
-// A tensor is { c, h, w, data: Float64Array } in (C, H, W) order.
+// affine, relu, maxpool, gap, flatten, linear; one table, LAYERS), softmax,
+// the forward pass, occlusion, receptive fields, the convolution
+// explorer's window sums, and photos (centre crop, pixel order). The
+// widgets draw; this module computes. Tested with `node --test tests/js/`.
+// A tensor is { c, h, w, data: Float64Array } in (C, H, W) order; a weight
+// is { shape, values: Float64Array }.
 (function (root, factory) {
   const numerics = factory();
   if (typeof module === "object" && module.exports) module.exports = numerics;
@@ -56,12 +58,15 @@
   }
 
   const tensor = (c, h, w, data) => ({ c, h, w, data: data || new Float64Array(c * h * w) });
+  // The output side of a k×k window over n cells padded by `pad` on each
+  // side, stepping by `stride`: ⌊(n + 2·pad − k) / stride⌋ + 1 (< 1: none).
   const outSize = (n, k, pad, stride) => Math.floor((n + 2 * pad - k) / stride) + 1;
 
   function conv2d(t, weight, bias, pad, stride) {
     const [f, c, k] = weight.shape, W = weight.values;
     if (c !== t.c) throw new Error(`conv2d expects ${c} input channels, got ${t.c}`);
     const ho = outSize(t.h, k, pad, stride), wo = outSize(t.w, k, pad, stride);
+    if (!(ho >= 1 && wo >= 1)) throw new Error(`a ${k}×${k} kernel does not fit in ${t.h}×${t.w} padded by ${pad}`);
     const out = tensor(f, ho, wo), o2 = out.data, x = t.data;
     for (let o = 0; o < f; o++) {
       const base = o * ho * wo;
@@ -141,6 +146,55 @@
     return e.map((v) => v / total);
   }
 
+  // Every layer type once: the shape it gives (checking its tensors
+  // against the shape [c, h, w] that reaches it; need(name, dims) returns a
+  // tensor's shape), how it runs, and how it grows a receptive field
+  // (null: each unit sees the whole input).
+  const LAYERS = {
+    conv2d: {
+      shape(layer, [c, h, w], need, where) {
+        const [f, cin, k, k2] = need(layer.weight, 4);
+        if (cin !== c || k !== k2) throw new Error(`${where} expects ${cin} input channels, the layer before gives ${c}`);
+        if (need(layer.bias, 1)[0] !== f) throw new Error(`${where}: bias and weight disagree on the number of filters`);
+        return [f, outSize(h, k, layer.padding, layer.stride), outSize(w, k, layer.padding, layer.stride)];
+      },
+      run: (t, layer, T) => conv2d(t, T[layer.weight], T[layer.bias], layer.padding, layer.stride),
+      field: ({ size, jump, start }, layer) => ({
+        size: size + (layer.kernel - 1) * jump, jump: jump * layer.stride, start: start - layer.padding * jump }),
+    },
+    affine: {
+      shape(layer, shape, need, where) {
+        const c = shape[0];
+        if (need(layer.scale, 1)[0] !== c || need(layer.shift, 1)[0] !== c) throw new Error(`${where} does not have ${c} channels`);
+        return shape;
+      },
+      run: (t, layer, T) => affine(t, T[layer.scale], T[layer.shift]),
+      field: (rf) => rf,
+    },
+    relu: { shape: (layer, shape) => shape, run: (t) => relu(t), field: (rf) => rf },
+    maxpool: {
+      shape: (layer, [c, h, w]) => [c, outSize(h, layer.size, 0, layer.stride), outSize(w, layer.size, 0, layer.stride)],
+      run: (t, layer) => maxpool(t, layer.size, layer.stride),
+      field: ({ size, jump, start }, layer) => ({ size: size + (layer.size - 1) * jump, jump: jump * layer.stride, start }),
+    },
+    gap: { shape: (layer, [c]) => [c, 1, 1], run: (t) => gap(t), field: () => null },
+    flatten: { shape: (layer, [c, h, w]) => [c * h * w, 1, 1], run: (t) => tensor(t.data.length, 1, 1, t.data), field: () => null },
+    linear: {
+      shape(layer, [c, h, w], need, where) {
+        const [o, n] = need(layer.weight, 2);
+        if (n !== c * h * w) throw new Error(`${where} expects ${n} inputs, the layer before gives ${c * h * w}`);
+        if (need(layer.bias, 1)[0] !== o) throw new Error(`${where}: bias and weight disagree on the number of outputs`);
+        return [o, 1, 1];
+      },
+      run: (t, layer, T) => linear(t, T[layer.weight], T[layer.bias]),
+      field: () => null,
+    },
+  };
+  const layerKind = (layer, where = "a layer") => {
+    if (!Object.hasOwn(LAYERS, layer.type)) throw new Error(`${where}: unknown layer type ${layer.type}`);
+    return LAYERS[layer.type];
+  };
+
   // The shape after each layer, checking every tensor against what reaches
   // it; a weights file that does not fit its own layers is an Error here,
   // before any reader input is run.
@@ -154,35 +208,16 @@
     if (!header.input || !Array.isArray(header.input.shape) || header.input.shape.length !== 3) {
       throw new Error("the weights file does not say its input shape");
     }
-    let [c, h, w] = header.input.shape;
-    const shapes = [];
-    (header.layers || []).forEach((layer, index) => {
+    let shape = header.input.shape;
+    const shapes = (header.layers || []).map((layer, index) => {
       const where = `layer ${index} (${layer.type}${layer.name ? " " + layer.name : ""})`;
-      if (layer.type === "conv2d") {
-        const [f, cin, k, k2] = need(layer.weight, 4);
-        if (cin !== c || k !== k2) throw new Error(`${where} expects ${cin} input channels, the layer before gives ${c}`);
-        if (need(layer.bias, 1)[0] !== f) throw new Error(`${where}: bias and weight disagree on the number of filters`);
-        [c, h, w] = [f, outSize(h, k, layer.padding, layer.stride), outSize(w, k, layer.padding, layer.stride)];
-      } else if (layer.type === "affine") {
-        if (need(layer.scale, 1)[0] !== c || need(layer.shift, 1)[0] !== c) throw new Error(`${where} does not have ${c} channels`);
-      } else if (layer.type === "maxpool") {
-        [h, w] = [outSize(h, layer.size, 0, layer.stride), outSize(w, layer.size, 0, layer.stride)];
-      } else if (layer.type === "gap") {
-        [h, w] = [1, 1];
-      } else if (layer.type === "flatten") {
-        [c, h, w] = [c * h * w, 1, 1];
-      } else if (layer.type === "linear") {
-        const [o, n] = need(layer.weight, 2);
-        if (n !== c * h * w) throw new Error(`${where} expects ${n} inputs, the layer before gives ${c * h * w}`);
-        if (need(layer.bias, 1)[0] !== o) throw new Error(`${where}: bias and weight disagree on the number of outputs`);
-        [c, h, w] = [o, 1, 1];
-      } else if (layer.type !== "relu") throw new Error(`${where}: unknown layer type`);
-      if (!(h >= 1 && w >= 1)) throw new Error(`${where} leaves no output (input too small)`);
-      shapes.push([c, h, w]);
+      shape = layerKind(layer, where).shape(layer, shape, need, where);
+      if (!(shape[1] >= 1 && shape[2] >= 1)) throw new Error(`${where} leaves no output (input too small)`);
+      return shape;
     });
     if (!shapes.length) throw new Error("the weights file has no layers");
-    const classes = header.classes;
-    if (classes && classes.length !== c * h * w) throw new Error(`${classes.length} class names for ${c * h * w} outputs`);
+    const classes = header.classes, outputs = shape[0] * shape[1] * shape[2];
+    if (classes && classes.length !== outputs) throw new Error(`${classes.length} class names for ${outputs} outputs`);
     return shapes;
   }
 
@@ -211,14 +246,7 @@
     let t = x;
     const outputs = [], T = model.tensors;
     for (const layer of model.layers) {
-      if (layer.type === "conv2d") t = conv2d(t, T[layer.weight], T[layer.bias], layer.padding, layer.stride);
-      else if (layer.type === "affine") t = affine(t, T[layer.scale], T[layer.shift]);
-      else if (layer.type === "relu") t = relu(t);
-      else if (layer.type === "maxpool") t = maxpool(t, layer.size, layer.stride);
-      else if (layer.type === "gap") t = gap(t);
-      else if (layer.type === "flatten") t = tensor(t.data.length, 1, 1, t.data);
-      else if (layer.type === "linear") t = linear(t, T[layer.weight], T[layer.bias]);
-      else throw new Error(`unknown layer type ${layer.type}`);
+      t = layerKind(layer).run(t, layer, T);
       outputs.push(t);
     }
     return { outputs, logits: Array.from(t.data), probabilities: softmax(t.data) };
@@ -239,17 +267,12 @@
   // Receptive field of the output of layer `index`: unit (i, j) sees input
   // rows start + i*jump .. start + i*jump + size - 1 (and so for columns).
   function receptiveField(layers, index) {
-    let size = 1, jump = 1, start = 0;
+    let field = { size: 1, jump: 1, start: 0 };
     for (const layer of layers.slice(0, index + 1)) {
-      if (layer.type === "conv2d") {
-        size += (layer.kernel - 1) * jump; start -= layer.padding * jump; jump *= layer.stride;
-      } else if (layer.type === "maxpool") {
-        size += (layer.size - 1) * jump; jump *= layer.stride;
-      } else if (layer.type === "gap" || layer.type === "flatten" || layer.type === "linear") {
-        return null; // every unit sees the whole input
-      }
+      field = layerKind(layer).field(field, layer);
+      if (!field) return null;
     }
-    return { size, jump, start };
+    return field;
   }
 
   // The input pixels unit (i, j) of that layer sees, clipped to the image:
@@ -299,6 +322,43 @@
     }
   }
 
+  // The convolution explorer's data: nested arrays ([C][H][W] inputs,
+  // [F][C][k][k] filters) to tensors and weights, and back.
+  const fromNested = (x) => tensor(x.length, x[0].length, x[0][0].length, Float64Array.from(x.flat(2)));
+  const weightOf = (w) => ({ shape: [w.length, w[0].length, w[0][0].length, w[0][0][0].length], values: Float64Array.from(w.flat(3)) });
+  const toNested = (t) => Array.from({ length: t.c }, (_, ch) => Array.from({ length: t.h },
+    (_, r) => Array.from(t.data.subarray((ch * t.h + r) * t.w, (ch * t.h + r + 1) * t.w))));
+
+  // The input inside a ring of `pad` zeros.
+  function padded(t, pad) {
+    const h = t.h + 2 * pad, w = t.w + 2 * pad, out = tensor(t.c, h, w);
+    for (let ch = 0; ch < t.c; ch++) {
+      for (let r = 0; r < t.h; r++) out.data.set(t.data.subarray((ch * t.h + r) * t.w, (ch * t.h + r + 1) * t.w), (ch * h + r + pad) * w + pad);
+    }
+    return out;
+  }
+
+  // Output (f, i, j) of conv2d written out: for each input channel, the
+  // window's [input, weight] pairs (padding zeros included) and their sum;
+  // the value is the sums plus the bias, as conv2d computes it.
+  function windowSum(t, weight, bias, f, i, j, pad, stride) {
+    const [, c, k] = weight.shape, xp = padded(t, pad);
+    if (c !== t.c) throw new Error(`conv2d expects ${c} input channels, got ${t.c}`);
+    const o = outSize(t.h, k, pad, stride);
+    if (!(i >= 0 && j >= 0 && i < o && j < o)) throw new Error(`no output cell (${i}, ${j})`);
+    const channels = Array.from({ length: c }, (_, ch) => {
+      const pairs = [];
+      for (let m = 0; m < k; m++) {
+        for (let q = 0; q < k; q++) {
+          pairs.push([xp.data[(ch * xp.h + i * stride + m) * xp.w + j * stride + q], weight.values[((f * c + ch) * k + m) * k + q]]);
+        }
+      }
+      return { pairs, sum: pairs.reduce((a, [x, w]) => a + x * w, 0) };
+    });
+    const b = bias.values[f];
+    return { channels, bias: b, value: channels.reduce((a, ch) => a + ch.sum, b) };
+  }
+
   // The largest centred square of a width × height photo: { x, y, size }.
   function centreCrop(width, height) {
     if (!(width >= 1 && height >= 1)) throw new Error(`a photo of ${width}×${height} pixels has nothing to crop`);
@@ -313,11 +373,19 @@
     return out;
   }
 
+  // And back: (C, H, W) RGB to opaque RGBA.
+  function chwToRgba(chw, h, w) {
+    const out = new Uint8ClampedArray(4 * h * w).fill(255);
+    for (let p = 0; p < h * w; p++) for (let ch = 0; ch < 3; ch++) out[p * 4 + ch] = chw[ch * h * w + p];
+    return out;
+  }
+
   // Indices of the k largest values, largest first.
   const topK = (values, k) => Array.from(values.keys()).sort((a, b) => values[b] - values[a]).slice(0, k);
 
   return {
     half, parseWeights, layerShapes, loadModel, standardise, forward, softmax, conv2d, maxpool, relu, affine, gap, linear,
     convOutputIndex, receptiveField, fieldBox, occlusionSteps, occlusion, centreCrop, rgbaToChw, topK, outSize,
+    LAYERS, fromNested, weightOf, toNested, padded, windowSum, chwToRgba,
   };
 });

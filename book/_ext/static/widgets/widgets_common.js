@@ -1,6 +1,8 @@
-// Shared by the book's in-browser explorers (conv_explorer.js, digit_pad.js):
-// the window.cnnTutorial namespace, colour ramps from the library's colour
-// maps, and mounting each widget once the page is parsed.
+// The scaffold the book's in-browser explorers share (conv_explorer.js,
+// digit_pad.js, cifar_explorer.js): the window.cnnTutorial namespace, colour
+// ramps from the library's colour maps, loading a network, probability
+// bars, painting images, and mounting each widget once the page is parsed,
+// with its own hook, ids and error line.
 (() => {
   "use strict";
   const ns = (window.cnnTutorial = window.cnnTutorial || {});
@@ -49,6 +51,61 @@
       ? " Pages opened straight from disk cannot load it; serve the built site (make serve)." : "";
     return `Could not load the network (${file}): ${err.message}. The static figure stays.${fromDisk}`;
   };
+  // Once `loading` (the network and whatever else a widget needs) has
+  // arrived, start(value) and hide the static figure; if anything fails,
+  // the figure stays with one line in `status`. Returns the widget's
+  // `ready` promise (a rejection nobody awaits is not an uncaught error).
+  ns.whenLoaded = (loading, file, { status, fallback }, start) => {
+    const ready = loading.then((value) => {
+      start(value);
+      fallback.hidden = true;
+      status.textContent = "";
+      return true;
+    }).catch((err) => {
+      status.textContent = ns.loadError(file, err);
+      throw err;
+    });
+    ready.catch(() => {});
+    return ready;
+  };
+
+  // Probability bars, one row per class name. show(p) sets them and marks
+  // the `ranks` most probable classes (numbered when more than one); it
+  // returns their indices, most probable first.
+  ns.probabilityBars = (classes, color, ranks = 1) => {
+    const element = ns.el("div", { class: "cnn-probs", role: "list", "aria-label": "Class probabilities" });
+    const rows = classes.map((name) => {
+      const fill = ns.el("span", { class: "cnn-bar-fill" }), value = ns.el("span", { class: "cnn-prob-value" });
+      const rank = ns.el("span", { class: "cnn-rank" });
+      fill.style.background = color;
+      const row = ns.el("div", { class: ranks > 1 ? "cnn-prob cnn-prob-named" : "cnn-prob", role: "listitem" },
+        ns.el("span", { class: "cnn-prob-label", text: name }), ns.el("span", { class: "cnn-bar", "aria-hidden": "true" }, fill), value);
+      if (ranks > 1) row.append(rank);
+      element.append(row);
+      return { row, fill, value, rank };
+    });
+    const show = (p) => {
+      const top = ns.numerics.topK(p, ranks);
+      rows.forEach(({ row, fill, value, rank }, d) => {
+        const r = top.indexOf(d), percent = (100 * p[d]).toFixed(1);
+        fill.style.width = `${percent}%`;
+        value.textContent = `${percent} %`;
+        rank.textContent = r >= 0 ? `#${r + 1}` : "";
+        row.classList.toggle("cnn-top", r >= 0);
+        row.setAttribute("aria-label", `${classes[d]}: ${percent} percent${ranks > 1 && r >= 0 ? `, rank ${r + 1}` : ""}`);
+      });
+      return top;
+    };
+    return { element, show };
+  };
+
+  // An RGB image given in (C, H, W) order, on a canvas of its own size.
+  ns.paintImage = (canvas, chw, h, w) => {
+    canvas.width = w;
+    canvas.height = h;
+    canvas.getContext("2d").putImageData(new ImageData(ns.numerics.chwToRgba(chw, h, w), w, h), 0, 0);
+    return canvas;
+  };
 
   // Tiles (one per channel of { c, h, w, data }) on a canvas, one pixel per
   // value, on one colour scale: signed maps on a diverging ramp around 0,
@@ -79,22 +136,66 @@
     ctx.putImageData(img, 0, 0);
   };
 
-  // Run mount(element, config, fallback) for every widget of a kind, after
-  // parsing. A widget that fails to start keeps its static figure and says
-  // why in one line; the others on the page are not affected.
-  ns.mount = (kind, mount) => {
+  // What a widget's code gets from the page: ids unique on the page (the
+  // first widget of a kind keeps the plain ones), and guard(fn) (for
+  // timers) and on(target, type, fn) (for the reader's events), whose
+  // errors (thrown, or a rejected promise) show as one line in the widget,
+  // not only in the console; the reader's next event that succeeds clears it.
+  function context(root, kind, index) {
+    let line = null;
+    const say = (text) => {
+      if (!line && !text) return;
+      if (!line) root.append((line = ns.el("p", { class: "cnn-message cnn-widget-error", role: "alert" })));
+      line.textContent = text;
+    };
+    const report = (err) => {
+      say(`Something went wrong in this explorer: ${err && err.message ? err.message : err}`);
+      console.warn(`cnn-${kind}:`, err);
+    };
+    const guard = (fn, clears = false) => function (...args) {
+      const done = () => clears && say("");
+      try {
+        const result = fn.apply(this, args);
+        if (result && typeof result.then === "function") result.then(done, report);
+        else done();
+        return result;
+      } catch (err) {
+        report(err);
+        return undefined;
+      }
+    };
+    return {
+      id: (name) => (index ? `${name}-${index + 1}` : name),
+      guard, report,
+      on: (target, type, fn) => target.addEventListener(type, guard(fn, true)),
+    };
+  }
+
+  // Run mount(element, config, fallback, context) for every widget of a
+  // kind, after parsing. Its return value is that widget's test hook:
+  // element.cnnTutorial, listed in window.cnnTutorial.instances[hook], and
+  // window.cnnTutorial[hook] is the page's first one. A widget that fails
+  // to start keeps its static figure and says why in one line; the others
+  // on the page are not affected.
+  ns.instances = ns.instances || {};
+  ns.mount = (kind, hook, mount) => {
+    if (typeof hook === "function") [hook, mount] = [null, hook]; // sets its hook itself
     const run = () => {
-      for (const el of document.querySelectorAll(`.cnn-${kind}`)) {
+      document.querySelectorAll(`.cnn-${kind}`).forEach((el, index) => {
         const fallback = el.querySelector(".cnn-widget-fallback");
         try {
-          mount(el, JSON.parse(el.dataset.config), fallback);
+          const api = mount(el, JSON.parse(el.dataset.config), fallback, context(el, kind, index));
+          if (!hook) return;
+          el.cnnTutorial = api;
+          (ns.instances[hook] = ns.instances[hook] || []).push(api);
+          if (!ns[hook]) ns[hook] = api;
         } catch (err) {
           if (fallback) fallback.hidden = false;
           el.append(ns.el("p", { class: "cnn-message", role: "status",
             text: `This explorer could not start (${err.message}); the static figure stays.` }));
           console.warn(`cnn-${kind}:`, err);
         }
-      }
+      });
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run);
     else run();
