@@ -60,5 +60,5 @@ linkcheck: install   # external links; needs network (internal links are checked
 bench: install
 	$(PY) scripts/bench.py
 
-cifar: install   # about an hour on 2 CPU cores; see the README
+cifar: install   # several hours on 2 CPU cores; see the README
 	$(PY) -m cnn_tutorial.cifar --images ../shared/data/cifar10-jpeg.tar.gz --no-progress

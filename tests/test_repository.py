@@ -369,3 +369,56 @@ def test_ci_runs_the_browser_test():
     if os.environ.get("CI") != "true":
         pytest.skip("only CI is required to have a browser")
     assert has_browser() is None, has_browser()
+
+
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def test_the_readme_counts_the_explorers_the_library_makes():
+    """Every 'N explorers' of the README is the number of widget kinds
+    cnn_tutorial.widgets writes."""
+    tree = ast.parse((ROOT / "src/cnn_tutorial/widgets.py").read_text())
+    kinds = {node.args[0].value for node in ast.walk(tree)
+             if isinstance(node, ast.Call)
+             and getattr(node.func, "id", None) == "_widget"}
+    counts = re.findall(r"\b(\w+) (?:explorers|widgets')\b",
+                        (ROOT / "README.md").read_text(), re.I)
+    stated = [NUMBER_WORDS[c.lower()] for c in counts
+              if c.lower() in NUMBER_WORDS]
+    assert stated and set(stated) == {len(kinds)}, (counts, sorted(kinds))
+
+
+# What a duration phrase may mean, in hours of training
+DURATIONS = {"about an hour": (0.5, 1.5), "several hours": (2, 12)}
+
+
+def test_make_cifar_states_the_measured_duration():
+    """The README and the Makefile give `make cifar` the same duration, and
+    it fits the training time the committed cache records (every seed of
+    every run)."""
+    import json
+
+    readme = re.search(r"\| `make cifar` \(see below; ([^,]+) on 2 cores",
+                       (ROOT / "README.md").read_text())
+    makefile = re.search(r"^cifar:.*#\s*(.+?) on 2 CPU cores",
+                         (ROOT / "Makefile").read_text(), re.M)
+    assert readme and makefile, "make cifar's duration is not stated"
+    assert readme.group(1) == makefile.group(1)
+    metrics = json.loads((ROOT / "book/_static/cifar/metrics.json")
+                         .read_text())
+    hours = sum(seed["seconds"] for run in metrics["runs"].values()
+                for seed in run["seeds"]) / 3600
+    low, high = DURATIONS[readme.group(1)]
+    assert low <= hours <= high, (readme.group(1), hours)
+
+
+def test_the_digits_seeds_stated_are_the_seeds_tested():
+    """'seeds 0 to 9' in the chapters and 'seeds 0–9' in the README are the
+    seeds test_claims.py trains."""
+    from test_claims import SEEDS
+
+    sources = [ROOT / "README.md", *sorted((ROOT / "book").glob("0*.md"))]
+    stated = {(int(a), int(b)) for path in sources for a, b in re.findall(
+        r"seeds\s+(\d+)(?:\s+to\s+|\s*[–-]\s*)(\d+)", path.read_text())}
+    assert stated == {(SEEDS[0], SEEDS[-1])}, stated
