@@ -144,9 +144,10 @@ def build_book_strictly(repo: Path, out: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """The whole book, built from a clean execution cache into a temporary
-    folder; its html/ folder. For quick iterations on the browser tests,
-    ``BUILT_BOOK=_build/html`` reuses an existing build instead."""
+    """The whole book's html/ folder: ``BUILT_BOOK`` when it is set (`make
+    test` sets it to the build `make book` has just made, so that the book
+    is built once per run), else built strictly from a clean execution
+    cache into a temporary folder."""
     if os.environ.get("BUILT_BOOK"):
         return Path(os.environ["BUILT_BOOK"]).resolve()
     return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))

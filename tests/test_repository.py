@@ -200,11 +200,14 @@ def test_binder_post_build_and_python_version():
 
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert re.fullmatch(r"python-3\.\d+", runtime), runtime
-    for name in ("book.yml", "tests.yml"):
+    for name in WORKFLOWS:
         versions = {step["with"]["python-version"]
                     for step in workflow_steps(load_workflow(name))
                     if uses(step, "actions/setup-python")}
         assert versions == {runtime.removeprefix("python-")}, (name, versions)
+
+
+WORKFLOWS = sorted(p.name for p in (ROOT / ".github/workflows").glob("*.yml"))
 
 
 def load_workflow(name: str) -> dict:
@@ -306,6 +309,34 @@ def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
     assert "git push" in run and run.split()[-1] == branch, run
     assert "refs/heads/main" in publish[0]["if"]
     assert "push" in publish[0]["if"]
+
+
+def test_ci_builds_the_book_once_and_tests_that_build():
+    """One workflow step builds the book and one runs the suite, after it in
+    the same job (`make test` reuses the build), and the Pages artefact is
+    uploaded after the tests: nothing is built twice, nothing untested is
+    deployed. The Makefile hands the build to the tests as BUILT_BOOK."""
+    steps = {name: workflow_steps(load_workflow(name)) for name in WORKFLOWS}
+
+    def running(pattern):
+        return [(name, i) for name, found in steps.items()
+                for i, step in enumerate(found)
+                if re.search(pattern, step.get("run", ""))]
+
+    builds, tests = running(r"\bmake book\b"), running(r"\bmake test\b")
+    assert len(builds) == 1 and len(tests) == 1, (builds, tests)
+    (name, build), (same, test) = builds[0], tests[0]
+    assert name == same and build < test
+    job = next(job["steps"] for job in load_workflow(name)["jobs"].values()
+               if steps[name][build] in job["steps"])
+    assert steps[name][test] in job, "build and tests in different jobs"
+    deploys = [i for i, step in enumerate(steps[name])
+               if uses(step, "actions/upload-pages-artifact")]
+    assert deploys and min(deploys) > test
+    rule = re.search(r"^test:(.*)\n((?:\t.*\n)+)",
+                     (ROOT / "Makefile").read_text(), re.M)
+    assert "book" in rule.group(1).split()
+    assert "BUILT_BOOK=$(CURDIR)/_build/html" in rule.group(2)
 
 
 def test_citation_metadata_agrees_with_the_book_and_the_package():
