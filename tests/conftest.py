@@ -26,21 +26,31 @@ def digits() -> data.Dataset:
     return data.digits()
 
 
+# Each seed-0 digits model is trained once per test run, here; tests only
+# read them (test_claims.py reuses them for seed 0).
 @pytest.fixture(scope="session")
 def trained_models(digits):
-    """Chapter 1's digits MLP and CNN, trained once for the whole suite."""
+    """Chapter 1's digits MLP and CNN (seed 0)."""
     from cnn_tutorial import experiments
 
     return experiments.train_digits_models(digits, seed=0)
 
 
 @pytest.fixture(scope="session")
-def trained_cnn(digits):
-    """Chapter 3's digits CNN (the one the draw-a-digit pad runs), trained
-    once for the whole suite."""
-    from cnn_tutorial import experiments
+def trained_cnn(trained_models):
+    """Chapter 3's digits CNN, the one the draw-a-digit pad runs: the same
+    seeded model as chapter 1's (test_experiments.py checks that the two
+    trainings agree; the book tests, that both pages print its accuracy)."""
+    return trained_models["CNN"]
 
-    return experiments.train_digits_cnn(digits, seed=0)
+
+@pytest.fixture(scope="session")
+def augmented_cnn(digits):
+    """Chapter 3's digits CNN trained with augmentation (seed 0)."""
+    from cnn_tutorial import experiments, transforms
+
+    return experiments.train_digits_cnn(
+        digits, seed=0, augment=transforms.augmentation(seed=0))
 
 
 def write_fake_cifar(root: Path, per_batch: int = 20, n_test: int = 30,
@@ -134,9 +144,10 @@ def build_book_strictly(repo: Path, out: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """The whole book, built from a clean execution cache into a temporary
-    folder; its html/ folder. For quick iterations on the browser tests,
-    ``BUILT_BOOK=_build/html`` reuses an existing build instead."""
+    """The whole book's html/ folder: ``BUILT_BOOK`` when it is set (`make
+    test` sets it to the build `make book` has just made, so that the book
+    is built once per run), else built strictly from a clean execution
+    cache into a temporary folder."""
     if os.environ.get("BUILT_BOOK"):
         return Path(os.environ["BUILT_BOOK"]).resolve()
     return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))

@@ -8,7 +8,7 @@ from cnn_tutorial.cifar import cache as cifar_cache
 from cnn_tutorial.cifar import report
 from cnn_tutorial.cifar.data import classes_subset
 from cnn_tutorial.cifar.runs import TRANSFER, group
-from cnn_tutorial.data import cifar10_images
+from cnn_tutorial.data import cifar10_test_images
 from cnn_tutorial.train import evaluate
 
 SHARED = ROOT.parent / "shared/data/cifar10-jpeg.tar.gz"
@@ -22,8 +22,8 @@ def cached():
         pytest.skip(f"the shared CIFAR-10 copy is not here ({SHARED})")
     opened = cifar_cache.open_cache(ROOT / cifar_cache.CACHE_DIR)
     assert opened.ok, opened.problems
-    images, _ = cifar10_images(SHARED)
-    test = cifar_cache.normalization(opened).apply(images.test)
+    test = cifar_cache.normalization(opened).apply(
+        cifar10_test_images(SHARED))
     return opened, test
 
 

@@ -1,7 +1,9 @@
 """Every comparison the chapters make between CIFAR-10 numbers, checked on
 the committed cache (book/_static/cifar/metrics.json) for every seed it
 holds, so that the prose cannot drift from the data. Each test quotes the
-sentence it checks."""
+sentence it checks and checks the data against the words' literal
+threshold (a bound glued from the same data by the same rule would hold by
+construction)."""
 import pytest
 from conftest import ROOT
 
@@ -10,6 +12,11 @@ from cnn_tutorial.cifar import cache as cifar_cache
 from cnn_tutorial.cifar import present, report
 from cnn_tutorial.cifar.report import always, differences, seed_results
 from cnn_tutorial.cifar.runs import SEEDS, steps
+
+# What the prose's words mean, as fractions
+ABOUT_A_POINT = 0.015            # "changes by about a point"
+LITTLE_RESEMBLANCE = 0.15        # "keep little resemblance": |rho|
+ABOUT_AS_RANDOM = 0.05           # "do about as well as random pixels"
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +60,10 @@ def test_the_mlps_loss_rises_while_its_accuracy_rises(cache):
     curves drawn); 'with every seed the validation loss is lowest by epoch
     ..., and the epoch kept comes at least ... epochs later, with a higher
     loss and a higher accuracy'."""
-    numbers = present.numbers(cache)
     for mlp in seed_results(cache, "mlp"):
         lowest, kept = report.lowest_loss_epoch(mlp), mlp["best_epoch"]
         loss, acc = mlp["val_loss"], mlp["val_acc"]
-        assert lowest <= int(numbers["cifar_mlp_loss_epoch_latest"])
-        assert kept - lowest >= int(numbers["cifar_mlp_kept_after"]) > 0
+        assert kept > lowest                           # "later"
         assert acc[kept - 1] > acc[lowest - 1]
         assert loss[kept - 1] > loss[lowest - 1]
         if mlp["seed"] == 0:
@@ -67,10 +72,10 @@ def test_the_mlps_loss_rises_while_its_accuracy_rises(cache):
 
 def test_permuting_pixels_costs_the_cnn_not_the_mlp(cache):
     """Chapter 1, 'Locality, measured on CIFAR-10': the MLP's accuracy
-    changes by about a point; the CNN loses many points."""
+    changes by about a point with any seed, up or down; the CNN loses many
+    points."""
     mlp_change = differences(cache, "mlp_perm", "mlp")
-    bound = float(present.numbers(cache)["cifar_perm_mlp_max"]) / 100
-    assert max(map(abs, mlp_change)) <= bound < 0.015
+    assert max(map(abs, mlp_change)) <= ABOUT_A_POINT, mlp_change
     assert always(cache, "cnn", "cnn_perm", margin=0.10)
 
 
@@ -174,16 +179,15 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
     integrated gradients' the most; Grad-CAM already loses it when only
     the output layer is randomised; deleting the pixels integrated
     gradients or occlusion rank highest costs far more than random pixels,
-    the gradient's and SmoothGrad's about as much (within the glued margin),
-    Grad-CAM's less; integrated gradients are complete to well under 1 %
-    in the median."""
+    the gradient's and SmoothGrad's about as much, with any seed, Grad-CAM's
+    less; integrated gradients are complete to well under 1 % in the
+    median."""
     from cnn_tutorial.cifar.present import ROBUST, WEAK
 
-    numbers = present.numbers(cache)
     for seed in cache.metrics["attribution"]["seeds"]:
         m = seed["methods"]
         robust = max(abs(m[k]["randomisation"][-1]) for k in ROBUST)
-        assert robust <= float(numbers["attr_rho_small"])
+        assert robust <= LITTLE_RESEMBLANCE, robust
         assert robust < m["SmoothGrad"]["randomisation"][-1]
         assert m["SmoothGrad"]["randomisation"][-1] < \
             m["integrated gradients"]["randomisation"][-1]
@@ -192,8 +196,7 @@ def test_attribution_checks_as_the_prose_reads_them(cache):
         for k in ("integrated gradients", "occlusion"):
             assert d[k]["top"] - d[k]["random"] > 0.25, k
         for k in WEAK:
-            assert abs(d[k]["top"] - d[k]["random"]) <= float(
-                numbers["attr_del_near"]), k
+            assert abs(d[k]["top"] - d[k]["random"]) <= ABOUT_AS_RANDOM, k
         assert d["Grad-CAM"]["top"] < d["Grad-CAM"]["random"]
     median, within = report.completeness(cache)
     assert median < 0.005 and within > 0.9

@@ -54,6 +54,9 @@ def test_cifar_loads_the_python_release(fake_cifar):
     with open(fake_cifar / "cifar-10-batches-py" / "test_batch", "rb") as f:
         raw = pickle.load(f, encoding="latin1")["data"][0].reshape(3, 32, 32)
     assert torch.equal(images.test.x[0], torch.from_numpy(raw))
+    alone = data.cifar10_test_images(fake_cifar)
+    assert torch.equal(alone.x, images.test.x)
+    assert torch.equal(alone.y, images.test.y)
 
 
 def test_image_archive_and_folder_give_the_same_images(tmp_path):
@@ -80,6 +83,24 @@ def test_image_archive_and_folder_give_the_same_images(tmp_path):
     expected = decode_jpeg(torch.frombuffer(bytearray(encoded),
                                             dtype=torch.uint8))
     assert torch.equal(from_tree.train.x[first_cat], expected)
+
+
+def test_the_test_split_alone_is_read_without_the_training_images(tmp_path):
+    """``cifar10_test_images`` gives the test split ``cifar10_images``
+    gives, from a tree or its archive, and never decodes a training image
+    (an unreadable one does not stop it)."""
+    from conftest import write_fake_image_tree
+
+    tree = write_fake_image_tree(tmp_path / "a")
+    expected = data.cifar10_images(tree)[0].test
+    (tree / "train/cat/0000.jpg").write_bytes(b"not a JPEG")
+    archive = write_fake_image_tree(tmp_path / "b", archive=True)
+    for path in (tree, archive):
+        alone = data.cifar10_test_images(path)
+        assert torch.equal(alone.x, expected.x), path
+        assert torch.equal(alone.y, expected.y), path
+    with pytest.raises(data.CIFARDataError, match="cat/0000.jpg"):
+        data.cifar10_images(tree)
 
 
 @pytest.fixture

@@ -200,11 +200,14 @@ def test_binder_post_build_and_python_version():
 
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert re.fullmatch(r"python-3\.\d+", runtime), runtime
-    for name in ("book.yml", "tests.yml"):
+    for name in WORKFLOWS:
         versions = {step["with"]["python-version"]
                     for step in workflow_steps(load_workflow(name))
                     if uses(step, "actions/setup-python")}
         assert versions == {runtime.removeprefix("python-")}, (name, versions)
+
+
+WORKFLOWS = sorted(p.name for p in (ROOT / ".github/workflows").glob("*.yml"))
 
 
 def load_workflow(name: str) -> dict:
@@ -308,6 +311,34 @@ def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
     assert "push" in publish[0]["if"]
 
 
+def test_ci_builds_the_book_once_and_tests_that_build():
+    """One workflow step builds the book and one runs the suite, after it in
+    the same job (`make test` reuses the build), and the Pages artefact is
+    uploaded after the tests: nothing is built twice, nothing untested is
+    deployed. The Makefile hands the build to the tests as BUILT_BOOK."""
+    steps = {name: workflow_steps(load_workflow(name)) for name in WORKFLOWS}
+
+    def running(pattern):
+        return [(name, i) for name, found in steps.items()
+                for i, step in enumerate(found)
+                if re.search(pattern, step.get("run", ""))]
+
+    builds, tests = running(r"\bmake book\b"), running(r"\bmake test\b")
+    assert len(builds) == 1 and len(tests) == 1, (builds, tests)
+    (name, build), (same, test) = builds[0], tests[0]
+    assert name == same and build < test
+    job = next(job["steps"] for job in load_workflow(name)["jobs"].values()
+               if steps[name][build] in job["steps"])
+    assert steps[name][test] in job, "build and tests in different jobs"
+    deploys = [i for i, step in enumerate(steps[name])
+               if uses(step, "actions/upload-pages-artifact")]
+    assert deploys and min(deploys) > test
+    rule = re.search(r"^test:(.*)\n((?:\t.*\n)+)",
+                     (ROOT / "Makefile").read_text(), re.M)
+    assert "book" in rule.group(1).split()
+    assert "BUILT_BOOK=$(CURDIR)/_build/html" in rule.group(2)
+
+
 def test_citation_metadata_agrees_with_the_book_and_the_package():
     """CITATION.cff has the keys CFF 1.2.0 requires, the book's title and
     author, the package's version, and cites only works the book's
@@ -369,3 +400,56 @@ def test_ci_runs_the_browser_test():
     if os.environ.get("CI") != "true":
         pytest.skip("only CI is required to have a browser")
     assert has_browser() is None, has_browser()
+
+
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def test_the_readme_counts_the_explorers_the_library_makes():
+    """Every 'N explorers' of the README is the number of widget kinds
+    cnn_tutorial.widgets writes."""
+    tree = ast.parse((ROOT / "src/cnn_tutorial/widgets.py").read_text())
+    kinds = {node.args[0].value for node in ast.walk(tree)
+             if isinstance(node, ast.Call)
+             and getattr(node.func, "id", None) == "_widget"}
+    counts = re.findall(r"\b(\w+) (?:explorers|widgets')\b",
+                        (ROOT / "README.md").read_text(), re.I)
+    stated = [NUMBER_WORDS[c.lower()] for c in counts
+              if c.lower() in NUMBER_WORDS]
+    assert stated and set(stated) == {len(kinds)}, (counts, sorted(kinds))
+
+
+# What a duration phrase may mean, in hours of training
+DURATIONS = {"about an hour": (0.5, 1.5), "several hours": (2, 12)}
+
+
+def test_make_cifar_states_the_measured_duration():
+    """The README and the Makefile give `make cifar` the same duration, and
+    it fits the training time the committed cache records (every seed of
+    every run)."""
+    import json
+
+    readme = re.search(r"\| `make cifar` \(see below; ([^,]+) on 2 cores",
+                       (ROOT / "README.md").read_text())
+    makefile = re.search(r"^cifar:.*#\s*(.+?) on 2 CPU cores",
+                         (ROOT / "Makefile").read_text(), re.M)
+    assert readme and makefile, "make cifar's duration is not stated"
+    assert readme.group(1) == makefile.group(1)
+    metrics = json.loads((ROOT / "book/_static/cifar/metrics.json")
+                         .read_text())
+    hours = sum(seed["seconds"] for run in metrics["runs"].values()
+                for seed in run["seeds"]) / 3600
+    low, high = DURATIONS[readme.group(1)]
+    assert low <= hours <= high, (readme.group(1), hours)
+
+
+def test_the_digits_seeds_stated_are_the_seeds_tested():
+    """'seeds 0 to 9' in the chapters and 'seeds 0–9' in the README are the
+    seeds test_claims.py trains."""
+    from test_claims import SEEDS
+
+    sources = [ROOT / "README.md", *sorted((ROOT / "book").glob("0*.md"))]
+    stated = {(int(a), int(b)) for path in sources for a, b in re.findall(
+        r"seeds\s+(\d+)(?:\s+to\s+|\s*[–-]\s*)(\d+)", path.read_text())}
+    assert stated == {(SEEDS[0], SEEDS[-1])}, stated

@@ -1,5 +1,6 @@
-"""The two explorers in a real browser (headless Chromium via Playwright,
-driven through their window.cnnTutorial hooks and with mouse and keyboard),
+"""The convolution explorer and the draw-a-digit pad in a real browser
+(headless Chromium via Playwright, driven through their window.cnnTutorial
+hooks and with mouse and keyboard),
 checked against the library and PyTorch; and an axe-core accessibility
 audit of every page."""
 import itertools

@@ -183,11 +183,12 @@ def find_cifar10(path: str | Path) -> CifarSource:
     raise CIFARDataMissing(cifar10_missing_message(path))
 
 
-def _image_entries(source: CifarSource
+def _image_entries(source: CifarSource, splits=CIFAR10_SPLITS
                    ) -> Iterator[tuple[str, str, str, bytes]]:
-    """(split, class, name, encoded bytes) of every image file."""
+    """(split, class, name, encoded bytes) of every image file of
+    ``splits``."""
     if source.kind == "image-folder":
-        for split in CIFAR10_SPLITS:
+        for split in splits:
             for file in sorted((source.path / split).glob("*/*")):
                 if file.is_file():
                     yield split, file.parent.name, str(file), \
@@ -197,7 +198,7 @@ def _image_entries(source: CifarSource
         for member in archive:
             parts = PurePosixPath(member.name).parts
             if not member.isfile() or len(parts) < 3 \
-                    or parts[-3] not in CIFAR10_SPLITS:
+                    or parts[-3] not in splits:
                 continue
             data = archive.extractfile(member).read()
             yield parts[-3], parts[-2], f"{source.path}:{member.name}", data
@@ -221,18 +222,20 @@ def _decode(name: str, encoded: bytes) -> torch.Tensor:
     return image
 
 
-def _read_image_tree(source: CifarSource, progress: bool) -> Dataset:
-    """Decode every image of an image-folder tree (or its archive)."""
+def _read_image_tree(source: CifarSource, progress: bool,
+                     splits=CIFAR10_SPLITS) -> dict[str, Split]:
+    """Decode every image of ``splits`` of an image-folder tree (or its
+    archive)."""
     from tqdm.auto import tqdm
 
-    images: dict[str, list[torch.Tensor]] = {s: [] for s in CIFAR10_SPLITS}
-    labels: dict[str, list[int]] = {s: [] for s in CIFAR10_SPLITS}
-    folders: dict[str, set[str]] = {s: set() for s in CIFAR10_SPLITS}
+    images: dict[str, list[torch.Tensor]] = {s: [] for s in splits}
+    labels: dict[str, list[int]] = {s: [] for s in splits}
+    folders: dict[str, set[str]] = {s: set() for s in splits}
     if source.kind == "image-folder":
-        for split in CIFAR10_SPLITS:
+        for split in splits:
             folders[split] = {p.name for p in (source.path / split).iterdir()
                               if p.is_dir()}
-    entries = tqdm(_image_entries(source), desc="decoding CIFAR-10",
+    entries = tqdm(_image_entries(source, splits), desc="decoding CIFAR-10",
                    unit=" images", disable=not progress)
     for split, cls, name, encoded in entries:
         folders[split].add(cls)
@@ -240,15 +243,15 @@ def _read_image_tree(source: CifarSource, progress: bool) -> Dataset:
             _check_classes(split, folders[split], source)
         images[split].append(_decode(name, encoded))
         labels[split].append(CIFAR10_CLASSES.index(cls))
-    splits = []
-    for split in CIFAR10_SPLITS:
+    decoded = {}
+    for split in splits:
         _check_classes(split, folders[split], source)
         if not images[split]:
             raise CIFARDataError(f"the {split} split of {source.path} has no "
                                  "images")
-        splits.append(Split(torch.stack(images[split]),
-                            torch.tensor(labels[split], dtype=torch.int64)))
-    return Dataset(splits[0], splits[1], CIFAR10_CLASSES)
+        decoded[split] = Split(torch.stack(images[split]),
+                               torch.tensor(labels[split], dtype=torch.int64))
+    return decoded
 
 
 def _check_classes(split: str, found: set[str], source: CifarSource) -> None:
@@ -295,19 +298,31 @@ def cifar10_images(
             CIFAR10(str(path), train=train, download=True)
     source = find_cifar10(path)
     if source.kind == "python-release":
-        from torchvision.datasets import CIFAR10
-
-        splits = []
-        for train in (True, False):
-            ds = CIFAR10(str(path), train=train)
-            splits.append(Split(
-                torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
-                torch.tensor(ds.targets, dtype=torch.int64)))
-        images = Dataset(splits[0], splits[1], CIFAR10_CLASSES)
+        images = Dataset(_release_split(path, True),
+                         _release_split(path, False), CIFAR10_CLASSES)
     else:
-        images = _read_image_tree(source, progress)
+        images = Dataset(**_read_image_tree(source, progress),
+                         classes=CIFAR10_CLASSES)
     _check_every_class(images)
     return images, source
+
+
+def cifar10_test_images(path: str | Path) -> Split:
+    """CIFAR-10's test split alone, as :func:`cifar10_images` reads it (for
+    evaluating trained models without decoding the training images)."""
+    source = find_cifar10(path)
+    if source.kind == "python-release":
+        return _release_split(source.path, False)
+    return _read_image_tree(source, False, ("test",))["test"]
+
+
+def _release_split(path: Path, train: bool) -> Split:
+    """The training or test split of the python release in ``path``."""
+    from torchvision.datasets import CIFAR10
+
+    ds = CIFAR10(str(path), train=train)
+    return Split(torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+                 torch.tensor(ds.targets, dtype=torch.int64))
 
 
 def hold_out(split: Split, n_val: int, seed: int = 0) -> tuple[Split, Split]:
