@@ -13,6 +13,7 @@ comes from either of two sources, decoded once into uint8 tensors:
 from __future__ import annotations
 
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,20 +23,17 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from .cifar.names import (
+    CIFAR10_CLASSES,
+    CIFAR10_FILES,
+    CIFAR10_FOLDER,
+    CIFAR10_SPLITS,
+    SHARED_ARCHIVE,
+)
+
 DIGITS_SEED = 0
 DIGITS_TEST_FRACTION = 0.25
 
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)
-CIFAR10_FOLDER = "cifar-10-batches-py"
-CIFAR10_FILES = (
-    "batches.meta", "data_batch_1", "data_batch_2", "data_batch_3",
-    "data_batch_4", "data_batch_5", "test_batch",
-)
-CIFAR10_SPLITS = ("train", "test")
-SHARED_ARCHIVE = "../shared/data/cifar10-jpeg.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -183,24 +181,31 @@ def find_cifar10(path: str | Path) -> CifarSource:
     raise CIFARDataMissing(cifar10_missing_message(path))
 
 
-def _image_entries(source: CifarSource
+def _image_entries(source: CifarSource, splits: tuple[str, ...]
                    ) -> Iterator[tuple[str, str, str, bytes]]:
-    """(split, class, name, encoded bytes) of every image file."""
+    """(split, class, name, encoded bytes) of every image file of
+    ``splits``."""
     if source.kind == "image-folder":
-        for split in CIFAR10_SPLITS:
+        for split in splits:
             for file in sorted((source.path / split).glob("*/*")):
                 if file.is_file():
                     yield split, file.parent.name, str(file), \
                         file.read_bytes()
         return
-    with tarfile.open(source.path, "r:*") as archive:
-        for member in archive:
-            parts = PurePosixPath(member.name).parts
-            if not member.isfile() or len(parts) < 3 \
-                    or parts[-3] not in CIFAR10_SPLITS:
-                continue
-            data = archive.extractfile(member).read()
-            yield parts[-3], parts[-2], f"{source.path}:{member.name}", data
+    try:
+        with tarfile.open(source.path, "r:*") as archive:
+            for member in archive:
+                parts = PurePosixPath(member.name).parts
+                if not member.isfile() or len(parts) < 3 \
+                        or parts[-3] not in splits:
+                    continue
+                data = archive.extractfile(member).read()
+                yield (parts[-3], parts[-2], f"{source.path}:{member.name}",
+                       data)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise CIFARDataError(
+            f"{source.path} is not a readable .tar.gz archive "
+            f"({type(err).__name__}: {err or 'empty'})") from None
 
 
 def _decode(name: str, encoded: bytes) -> torch.Tensor:
@@ -221,18 +226,20 @@ def _decode(name: str, encoded: bytes) -> torch.Tensor:
     return image
 
 
-def _read_image_tree(source: CifarSource, progress: bool) -> Dataset:
-    """Decode every image of an image-folder tree (or its archive)."""
+def _read_image_tree(source: CifarSource, progress: bool,
+                     splits: tuple[str, ...]) -> dict[str, Split]:
+    """Decode every image of ``splits`` of an image-folder tree (or its
+    archive)."""
     from tqdm.auto import tqdm
 
-    images: dict[str, list[torch.Tensor]] = {s: [] for s in CIFAR10_SPLITS}
-    labels: dict[str, list[int]] = {s: [] for s in CIFAR10_SPLITS}
-    folders: dict[str, set[str]] = {s: set() for s in CIFAR10_SPLITS}
+    images: dict[str, list[torch.Tensor]] = {s: [] for s in splits}
+    labels: dict[str, list[int]] = {s: [] for s in splits}
+    folders: dict[str, set[str]] = {s: set() for s in splits}
     if source.kind == "image-folder":
-        for split in CIFAR10_SPLITS:
+        for split in splits:
             folders[split] = {p.name for p in (source.path / split).iterdir()
                               if p.is_dir()}
-    entries = tqdm(_image_entries(source), desc="decoding CIFAR-10",
+    entries = tqdm(_image_entries(source, splits), desc="decoding CIFAR-10",
                    unit=" images", disable=not progress)
     for split, cls, name, encoded in entries:
         folders[split].add(cls)
@@ -240,18 +247,23 @@ def _read_image_tree(source: CifarSource, progress: bool) -> Dataset:
             _check_classes(split, folders[split], source)
         images[split].append(_decode(name, encoded))
         labels[split].append(CIFAR10_CLASSES.index(cls))
-    splits = []
-    for split in CIFAR10_SPLITS:
+    decoded = {}
+    for split in splits:
         _check_classes(split, folders[split], source)
         if not images[split]:
             raise CIFARDataError(f"the {split} split of {source.path} has no "
                                  "images")
-        splits.append(Split(torch.stack(images[split]),
-                            torch.tensor(labels[split], dtype=torch.int64)))
-    return Dataset(splits[0], splits[1], CIFAR10_CLASSES)
+        decoded[split] = Split(torch.stack(images[split]),
+                               torch.tensor(labels[split], dtype=torch.int64))
+    return decoded
 
 
 def _check_classes(split: str, found: set[str], source: CifarSource) -> None:
+    if not found:
+        raise CIFARDataError(
+            f"{source.path} has no {split}/ folder of class folders "
+            f"(expected {split}/<class>/*.jpg for each of "
+            f"{', '.join(CIFAR10_CLASSES)})")
     if found != set(CIFAR10_CLASSES):
         unexpected = sorted(found - set(CIFAR10_CLASSES))
         missing = sorted(set(CIFAR10_CLASSES) - found)
@@ -261,10 +273,10 @@ def _check_classes(split: str, found: set[str], source: CifarSource) -> None:
             f"(expected {', '.join(CIFAR10_CLASSES)})")
 
 
-def _check_every_class(data: Dataset) -> None:
+def _check_every_class(data: Dataset, splits: tuple[str, ...]) -> None:
     """Stop before training if a split lacks a class (figures and
     per-class accuracies need every class in both splits)."""
-    for split_name in CIFAR10_SPLITS:
+    for split_name in splits:
         split = getattr(data, split_name)
         counts = torch.bincount(split.y, minlength=len(data.classes))
         absent = [data.classes[c] for c in range(len(counts))
@@ -278,9 +290,11 @@ def _check_every_class(data: Dataset) -> None:
 
 def cifar10_images(
     path: str | Path, download: bool = False, progress: bool = False,
+    splits: tuple[str, ...] = CIFAR10_SPLITS,
 ) -> tuple[Dataset, CifarSource]:
     """CIFAR-10 as uint8 images [N, 3, 32, 32] with labels, from either
-    source (see the module docstring), and where it came from.
+    source (see the module docstring), and where it came from. Only the
+    ``splits`` asked for are decoded (the others are left empty).
 
     Raises :class:`CIFARDataMissing` (saying how to get the data) if
     ``path`` holds none, and :class:`CIFARDataError` naming the problem
@@ -297,16 +311,19 @@ def cifar10_images(
     if source.kind == "python-release":
         from torchvision.datasets import CIFAR10
 
-        splits = []
-        for train in (True, False):
-            ds = CIFAR10(str(path), train=train)
-            splits.append(Split(
+        decoded = {}
+        for split in splits:
+            ds = CIFAR10(str(path), train=split == "train")
+            decoded[split] = Split(
                 torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
-                torch.tensor(ds.targets, dtype=torch.int64)))
-        images = Dataset(splits[0], splits[1], CIFAR10_CLASSES)
+                torch.tensor(ds.targets, dtype=torch.int64))
     else:
-        images = _read_image_tree(source, progress)
-    _check_every_class(images)
+        decoded = _read_image_tree(source, progress, splits)
+    empty = Split(torch.empty(0, 3, 32, 32, dtype=torch.uint8),
+                  torch.empty(0, dtype=torch.int64))
+    images = Dataset(decoded.get("train", empty), decoded.get("test", empty),
+                     CIFAR10_CLASSES)
+    _check_every_class(images, splits)
     return images, source
 
 

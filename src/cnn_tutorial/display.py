@@ -303,7 +303,7 @@ def cifar_numbers(cache: CifarCache) -> dict[str, str]:
               "cifar_size_ratio"]
     names += [*LADDER_STEPS, "cifar_seeds", "cifar_mlp_loss_epoch_latest",
               "cifar_mlp_kept_after", "cifar_perm_mlp_max"]
-    from .cifar.pipeline import FEATURE_MAP_CHANNELS, PATCH_CHANNELS
+    from .cifar.runs import FEATURE_MAP_CHANNELS, PATCH_CHANNELS
 
     fixed = {  # what the cached figures show, from the script's settings
         "cifar_map_channels": f"0 to {FEATURE_MAP_CHANNELS - 1}",
