@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnn_tutorial import data, models, params
 from cnn_tutorial.cifar import cache as cifar_cache
-from cnn_tutorial.cifar import pipeline, report
+from cnn_tutorial.cifar import cli, pipeline, report
 from cnn_tutorial.cifar.runs import (
     RUNS,
     SEARCH,
@@ -25,8 +25,8 @@ from cnn_tutorial.cifar.runs import (
 from cnn_tutorial.train import evaluate
 
 SEEDS = ["0", "1"]
-ARGS = ["--epochs", "3", "--seeds", *SEEDS, "--transfer-labels", "5", "20",
-        "--transfer-steps", "8", "--no-progress", "--device", "cpu"]
+ARGS = ["--epochs", "3", "--seeds", *SEEDS, "--transfer-labels", "26", "40",
+        "--no-progress", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +122,15 @@ def test_a_rung_that_only_changes_evaluation_shares_its_training(metrics):
 @pytest.mark.slow
 def test_transfer_records_every_method_and_label_count(metrics):
     t = metrics["transfer"]
-    assert t["labels_per_class"] == [5, 20]
+    assert t["labels_per_class"] == [26, 40]
     assert t["methods"] == list(TRANSFER.methods)
     assert [s["seed"] for s in t["seeds"]] == [0, 1]
     for result in t["seeds"]:
-        assert set(result["test_acc"]) == {"5", "20"}
+        assert set(result["test_acc"]) == {"26", "40"}
         for accs in result["test_acc"].values():
             assert set(accs) == set(TRANSFER.methods)
             assert all(0 <= a <= 1 for a in accs.values())
-    assert t["recipe"]["5"]["epochs"] == 8        # 25 images: 1 step each
+    assert t["recipe"]["26"]["epochs"] == 3      # --epochs reaches them
 
 
 @pytest.mark.slow
@@ -176,7 +176,7 @@ def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
     out = cache.parent / "again"
     args = [*ARGS[:ARGS.index("--seeds") + 1], "0",
             *ARGS[ARGS.index("--seeds") + 1 + len(SEEDS):]]
-    code = pipeline.main(["--images", str(archive), "--out-dir", str(out),
+    code = cli.main(["--images", str(archive), "--out-dir", str(out),
                           "--work-dir", str(cache.parent / "runs"), *args])
     assert code == 0
     printed = capsys.readouterr().out
@@ -219,7 +219,7 @@ def test_one_run_is_retrained_alone_and_the_rest_kept(archive, cache,
     args = ["--images", str(archive), "--out-dir", str(copy), "--work-dir",
             str(cache.parent / "runs"), *ARGS]
     args[args.index("--epochs") + 1] = "2"
-    assert pipeline.main([*args, "--runs", "cnn"]) == 0
+    assert cli.main([*args, "--runs", "cnn"]) == 0
     again = json.loads((copy / "metrics.json").read_text())
     assert list(again["runs"]) == list(metrics["runs"])
     for name, run in again["runs"].items():
@@ -235,7 +235,7 @@ def test_one_run_is_retrained_alone_and_the_rest_kept(archive, cache,
     # the retrained CNN's weights are new, every other file is as it was
     changed = {name for name in cifar_cache.artefact_files(copy)
                if (copy / name).read_bytes() != (cache / name).read_bytes()}
-    assert changed == {"cnn_cifar10.pt", "metrics.json"}
+    assert changed == {"weights/cnn.pt", "metrics.json"}
 
 
 @pytest.mark.slow
@@ -251,7 +251,7 @@ def test_a_run_with_a_search_retrains_on_other_seeds(archive, cache,
     args = ["--images", str(archive), "--out-dir", str(copy), "--work-dir",
             str(cache.parent / "runs"), *ARGS]
     args[args.index("--seeds") + 1:args.index("--seeds") + 3] = ["1"]
-    assert pipeline.main([*args, "--runs", slug]) == 0
+    assert cli.main([*args, "--runs", slug]) == 0
     again = json.loads((copy / "metrics.json").read_text())
     assert [s["seed"] for s in again["runs"][slug]["seeds"]] == [1]
     assert again["search"][slug]["base"]["val_acc"] == pytest.approx(
@@ -259,10 +259,34 @@ def test_a_run_with_a_search_retrains_on_other_seeds(archive, cache,
             "base"]["val_acc"])
 
 
-def test_runs_take_only_known_slugs(capsys):
-    with pytest.raises(SystemExit):
-        pipeline.parse_args(["--runs", "resnet"])
-    assert "invalid choice: 'resnet'" in capsys.readouterr().err
+@pytest.mark.slow
+def test_figures_only_redraws_every_figure_from_the_cached_weights(
+        archive, cache, tmp_path, capsys, monkeypatch):
+    """Nothing is trained; every figure comes out byte for byte as the
+    training run drew it; a cache of the older layout (the CNN's weights
+    in cnn_cifar10.pt) is moved to weights/cnn.pt and verifies again."""
+    import shutil
+
+    copy = tmp_path / "cache"
+    shutil.copytree(cache, copy)
+    pictures = [name for name in cifar_cache.ARTEFACTS.values()
+                if name.endswith(".png")]
+    for name in pictures:
+        (copy / name).unlink()
+    (copy / "weights/cnn.pt").rename(copy / "cnn_cifar10.pt")
+    monkeypatch.setattr(pipeline.Trainer, "train", lambda *a, **k:
+                        pytest.fail("--figures-only trained"))
+    assert cli.main(["--images", str(archive), "--out-dir", str(copy),
+                     "--figures-only", "--no-progress"]) == 0
+    assert "moved cnn_cifar10.pt -> weights/cnn.pt" in capsys.readouterr().out
+    for name in pictures:
+        assert (copy / name).read_bytes() == (cache / name).read_bytes(), name
+    assert not (copy / "cnn_cifar10.pt").exists()
+    opened = cifar_cache.open_cache(copy)
+    assert opened.ok, opened.problems
+    assert opened.command.endswith(" && python -m cnn_tutorial.cifar "
+                                   f"--images {archive} --out-dir {copy} "
+                                   "--figures-only --no-progress")
 
 
 @pytest.mark.slow
@@ -298,7 +322,7 @@ def test_verdict_measured_vs_reported(cache, metrics, tmp_path):
 
 
 def test_missing_data_exits_with_both_ways_to_get_it(tmp_path, capsys):
-    code = pipeline.main(["--images", str(tmp_path / "data"), "--out-dir",
+    code = cli.main(["--images", str(tmp_path / "data"), "--out-dir",
                        str(tmp_path / "out")])     # raising would fail here
     err = capsys.readouterr().err
     assert code == 2
@@ -318,7 +342,7 @@ def test_bad_data_stops_before_training(tmp_path, capsys, monkeypatch):
     root = write_fake_cifar(tmp_path / "c", per_batch=8, n_test=5)
     monkeypatch.setattr(pipeline.Trainer, "run", lambda *a: pytest.fail(
         "training started on unusable data"))
-    code = pipeline.main(["--data-dir", str(root), "--out-dir",
+    code = cli.main(["--data-dir", str(root), "--out-dir",
                        str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     assert "no images of class" in capsys.readouterr().err
@@ -328,7 +352,7 @@ def test_bad_data_stops_before_training(tmp_path, capsys, monkeypatch):
 def test_too_few_images_for_a_validation_split(tmp_path, capsys):
     tree = write_fake_image_tree(tmp_path, train_per_class=1,
                                  test_per_class=1)
-    code = pipeline.main(["--images", str(tree), "--out-dir",
+    code = cli.main(["--images", str(tree), "--out-dir",
                        str(tmp_path / "out"), "--no-progress"])
     assert code == 2
     assert "too few to hold out" in capsys.readouterr().err
@@ -337,7 +361,7 @@ def test_too_few_images_for_a_validation_split(tmp_path, capsys):
 def test_corrupted_python_release_is_reported(tmp_path, capsys):
     from conftest import write_fake_cifar
     root = write_fake_cifar(tmp_path / "c")           # md5 check not bypassed
-    code = pipeline.main(["--data-dir", str(root), "--out-dir",
+    code = cli.main(["--data-dir", str(root), "--out-dir",
                        str(tmp_path / "out")])
     assert code == 2
     assert "corrupted" in capsys.readouterr().err
@@ -354,17 +378,11 @@ def test_download_without_network_exits_with_instructions(tmp_path, capsys,
 
     monkeypatch.setattr(torchvision.datasets.cifar,
                         "download_and_extract_archive", offline)
-    code = pipeline.main(["--data-dir", str(tmp_path / "d"), "--download",
+    code = cli.main(["--data-dir", str(tmp_path / "d"), "--download",
                        "--out-dir", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
     assert "could not download CIFAR-10" in err and "--images" in err
-
-
-def test_download_goes_with_data_dir_only(capsys):
-    with pytest.raises(SystemExit):
-        pipeline.parse_args(["--images", "x.tar.gz", "--download"])
-    assert "use it with --data-dir" in capsys.readouterr().err
 
 
 def test_cifar_models_are_seeded():

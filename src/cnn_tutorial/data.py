@@ -13,6 +13,7 @@ comes from either of two sources, decoded once into uint8 tensors:
 from __future__ import annotations
 
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,20 +23,17 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from .cifar.names import (
+    CIFAR10_CLASSES,
+    CIFAR10_FILES,
+    CIFAR10_FOLDER,
+    CIFAR10_SPLITS,
+    SHARED_ARCHIVE,
+)
+
 DIGITS_SEED = 0
 DIGITS_TEST_FRACTION = 0.25
 
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)
-CIFAR10_FOLDER = "cifar-10-batches-py"
-CIFAR10_FILES = (
-    "batches.meta", "data_batch_1", "data_batch_2", "data_batch_3",
-    "data_batch_4", "data_batch_5", "test_batch",
-)
-CIFAR10_SPLITS = ("train", "test")
-SHARED_ARCHIVE = "../shared/data/cifar10-jpeg.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ def find_cifar10(path: str | Path) -> CifarSource:
     raise CIFARDataMissing(cifar10_missing_message(path))
 
 
-def _image_entries(source: CifarSource, splits=CIFAR10_SPLITS
+def _image_entries(source: CifarSource, splits: tuple[str, ...]
                    ) -> Iterator[tuple[str, str, str, bytes]]:
     """(split, class, name, encoded bytes) of every image file of
     ``splits``."""
@@ -194,14 +192,20 @@ def _image_entries(source: CifarSource, splits=CIFAR10_SPLITS
                     yield split, file.parent.name, str(file), \
                         file.read_bytes()
         return
-    with tarfile.open(source.path, "r:*") as archive:
-        for member in archive:
-            parts = PurePosixPath(member.name).parts
-            if not member.isfile() or len(parts) < 3 \
-                    or parts[-3] not in splits:
-                continue
-            data = archive.extractfile(member).read()
-            yield parts[-3], parts[-2], f"{source.path}:{member.name}", data
+    try:
+        with tarfile.open(source.path, "r:*") as archive:
+            for member in archive:
+                parts = PurePosixPath(member.name).parts
+                if not member.isfile() or len(parts) < 3 \
+                        or parts[-3] not in splits:
+                    continue
+                data = archive.extractfile(member).read()
+                yield (parts[-3], parts[-2], f"{source.path}:{member.name}",
+                       data)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise CIFARDataError(
+            f"{source.path} is not a readable .tar.gz archive "
+            f"({type(err).__name__}: {err or 'empty'})") from None
 
 
 def _decode(name: str, encoded: bytes) -> torch.Tensor:
@@ -223,7 +227,7 @@ def _decode(name: str, encoded: bytes) -> torch.Tensor:
 
 
 def _read_image_tree(source: CifarSource, progress: bool,
-                     splits=CIFAR10_SPLITS) -> dict[str, Split]:
+                     splits: tuple[str, ...]) -> dict[str, Split]:
     """Decode every image of ``splits`` of an image-folder tree (or its
     archive)."""
     from tqdm.auto import tqdm
@@ -255,6 +259,11 @@ def _read_image_tree(source: CifarSource, progress: bool,
 
 
 def _check_classes(split: str, found: set[str], source: CifarSource) -> None:
+    if not found:
+        raise CIFARDataError(
+            f"{source.path} has no {split}/ folder of class folders "
+            f"(expected {split}/<class>/*.jpg for each of "
+            f"{', '.join(CIFAR10_CLASSES)})")
     if found != set(CIFAR10_CLASSES):
         unexpected = sorted(found - set(CIFAR10_CLASSES))
         missing = sorted(set(CIFAR10_CLASSES) - found)
@@ -264,10 +273,10 @@ def _check_classes(split: str, found: set[str], source: CifarSource) -> None:
             f"(expected {', '.join(CIFAR10_CLASSES)})")
 
 
-def _check_every_class(data: Dataset) -> None:
+def _check_every_class(data: Dataset, splits: tuple[str, ...]) -> None:
     """Stop before training if a split lacks a class (figures and
     per-class accuracies need every class in both splits)."""
-    for split_name in CIFAR10_SPLITS:
+    for split_name in splits:
         split = getattr(data, split_name)
         counts = torch.bincount(split.y, minlength=len(data.classes))
         absent = [data.classes[c] for c in range(len(counts))
@@ -281,9 +290,11 @@ def _check_every_class(data: Dataset) -> None:
 
 def cifar10_images(
     path: str | Path, download: bool = False, progress: bool = False,
+    splits: tuple[str, ...] = CIFAR10_SPLITS,
 ) -> tuple[Dataset, CifarSource]:
     """CIFAR-10 as uint8 images [N, 3, 32, 32] with labels, from either
-    source (see the module docstring), and where it came from.
+    source (see the module docstring), and where it came from. Only the
+    ``splits`` asked for are decoded (the others are left empty).
 
     Raises :class:`CIFARDataMissing` (saying how to get the data) if
     ``path`` holds none, and :class:`CIFARDataError` naming the problem
@@ -298,31 +309,28 @@ def cifar10_images(
             CIFAR10(str(path), train=train, download=True)
     source = find_cifar10(path)
     if source.kind == "python-release":
-        images = Dataset(_release_split(path, True),
-                         _release_split(path, False), CIFAR10_CLASSES)
+        from torchvision.datasets import CIFAR10
+
+        decoded = {}
+        for split in splits:
+            ds = CIFAR10(str(path), train=split == "train")
+            decoded[split] = Split(
+                torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+                torch.tensor(ds.targets, dtype=torch.int64))
     else:
-        images = Dataset(**_read_image_tree(source, progress),
-                         classes=CIFAR10_CLASSES)
-    _check_every_class(images)
+        decoded = _read_image_tree(source, progress, splits)
+    empty = Split(torch.empty(0, 3, 32, 32, dtype=torch.uint8),
+                  torch.empty(0, dtype=torch.int64))
+    images = Dataset(decoded.get("train", empty), decoded.get("test", empty),
+                     CIFAR10_CLASSES)
+    _check_every_class(images, splits)
     return images, source
 
 
 def cifar10_test_images(path: str | Path) -> Split:
     """CIFAR-10's test split alone, as :func:`cifar10_images` reads it (for
     evaluating trained models without decoding the training images)."""
-    source = find_cifar10(path)
-    if source.kind == "python-release":
-        return _release_split(source.path, False)
-    return _read_image_tree(source, False, ("test",))["test"]
-
-
-def _release_split(path: Path, train: bool) -> Split:
-    """The training or test split of the python release in ``path``."""
-    from torchvision.datasets import CIFAR10
-
-    ds = CIFAR10(str(path), train=train)
-    return Split(torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
-                 torch.tensor(ds.targets, dtype=torch.int64))
+    return cifar10_images(path, splits=("test",))[0].test
 
 
 def hold_out(split: Split, n_val: int, seed: int = 0) -> tuple[Split, Split]:

@@ -11,6 +11,17 @@ from pathlib import Path
 # the pages see it (they execute inside book/).
 CACHE_DIR = Path("book/_static/cifar")
 PAGE_CACHE_DIR = CACHE_DIR.relative_to("book")
+# Seed 0's weights of every ladder rung (rungs that share a training share
+# one file) and of the transfer backbone, as weights/<slug>.pt, float16
+# (half the size; accuracy checked by the tests).
+WEIGHTS_DIR = "weights"
+
+
+def weights_file(slug: str) -> str:
+    """Path, inside the cache, of the float16 weights of run ``slug``."""
+    return f"{WEIGHTS_DIR}/{slug}.pt"
+
+
 ARTEFACTS = {
     "samples": "samples.png",
     "predictions": "predictions.png",
@@ -18,20 +29,14 @@ ARTEFACTS = {
     "maps_conv2": "feature_maps_conv2.png",
     "patches_conv1": "top_patches_conv1.png",
     "patches_conv2": "top_patches_conv2.png",
-    "cnn": "cnn_cifar10.pt",
+    "cnn": weights_file("cnn"),    # the tutorial CNN, opened up by ch. 3
     "metrics": "metrics.json",
     "test_sample": "test_sample.pt",
     "features_conv2": "features_conv2.png",
     "features_classes": "features_classes.png",
 }
-# Weights of seed 0 of every other ladder rung and of the transfer backbone,
-# stored as float16 (half the size; accuracy checked by the tests).
-WEIGHTS_DIR = "weights"
-
-
-def weights_file(slug: str) -> str:
-    """Path, inside the cache, of the float16 weights of run ``slug``."""
-    return f"{WEIGHTS_DIR}/{slug}.pt"
+# Files of older caches under their new names (see adopt_legacy_names).
+LEGACY_NAMES = {"cnn_cifar10.pt": ARTEFACTS["cnn"]}
 
 
 def round_to_stored(model):
@@ -60,7 +65,20 @@ def artefact_files(folder: Path) -> list[str]:
     """Every artefact the manifest lists: the fixed ones and the weights."""
     weights = sorted(str(p.relative_to(folder))
                      for p in (folder / WEIGHTS_DIR).glob("*.pt"))
-    return [*ARTEFACTS.values(), *weights]
+    return list(dict.fromkeys([*ARTEFACTS.values(), *weights]))
+
+
+def adopt_legacy_names(folder: Path) -> list[str]:
+    """Move the files of an older cache in ``folder`` to their current
+    names (:data:`LEGACY_NAMES`); returns what was moved, as "old -> new".
+    The manifest must be rewritten afterwards."""
+    moved = []
+    for old, new in LEGACY_NAMES.items():
+        if (folder / old).is_file() and not (folder / new).exists():
+            (folder / new).parent.mkdir(parents=True, exist_ok=True)
+            (folder / old).rename(folder / new)
+            moved.append(f"{old} -> {new}")
+    return moved
 MANIFEST = "manifest.json"
 # What the tutorial reports for CIFAR-10, always shown labelled as
 # reported, beside the measured numbers.
@@ -147,9 +165,10 @@ def open_cache(folder: str | Path = PAGE_CACHE_DIR) -> CifarCache:
 
 
 def load_model(cache: CifarCache, run: str, seed: int = 0):
-    """The trained model of ``run`` (a slug of ``runs.RUNS``, or
-    ``"transfer"`` for the transfer backbone) from the cache, in eval mode.
-    "cnn" is the tutorial's 2-block CNN, the model chapter 3 opens up."""
+    """The trained model of ``run`` (a slug or name of :data:`runs.RUNS`,
+    or ``"transfer"`` for the transfer backbone) from the cache, in eval
+    mode. "cnn" is the tutorial's 2-block CNN, the model chapter 3 opens
+    up."""
     import torch
 
     from .runs import RUNS, TRANSFER, weights_slug
@@ -157,22 +176,31 @@ def load_model(cache: CifarCache, run: str, seed: int = 0):
     if not cache.ok:
         raise FileNotFoundError(
             "the CIFAR-10 cache is not usable: " + "; ".join(cache.problems))
+    spec = next((r for r in RUNS.values() if run in (r.slug, r.name)), None)
     if run == "transfer":
         model = TRANSFER.pretraining.build(0)
         model.head[-1] = torch.nn.Linear(model.head[-1].in_features,
                                          len(TRANSFER.source))
         path = cache.folder / weights_file("transfer")
-    elif run not in RUNS:
-        raise KeyError(f"no run {run!r}; the runs are {list(RUNS)}")
+    elif spec is None:
+        raise KeyError(f"no run {run!r}; the runs are "
+                       f"{[r.slug for r in RUNS.values()]}")
     else:
-        model = RUNS[run].training.build(0)
-        path = (cache.path("cnn") if run == "cnn"
-                else cache.folder / weights_file(weights_slug(RUNS[run])))
+        model = spec.training.build(0)
+        path = cache.folder / weights_file(weights_slug(spec))
     if seed != 0 or not path.is_file():
         raise FileNotFoundError(
             f"the cache holds no weights for {run!r}, seed {seed}: only "
             "seed 0 of the CNN, the ladder rungs and the transfer backbone "
             "are committed")
+    return read_weights(model, path)
+
+
+def read_weights(model, path: Path):
+    """``model`` with the float16 weights saved at ``path`` (as float32),
+    in eval mode."""
+    import torch
+
     state = torch.load(path, weights_only=True)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in state.items()})

@@ -1,6 +1,5 @@
-"""Train the book's CIFAR-10 runs once and write the cached results.
-
-    python -m cnn_tutorial.cifar --images ../shared/data/cifar10-jpeg.tar.gz
+"""Train the book's CIFAR-10 runs once and write the cached results (the
+command line, checked first, is :mod:`.cli`).
 
 Every run of :data:`runs.RUNS` is trained with each seed of
 :data:`runs.SEEDS` on the training images minus a stratified validation
@@ -19,7 +18,6 @@ import argparse
 import copy
 import json
 import platform
-import shlex
 import sys
 import time
 from dataclasses import asdict, replace
@@ -32,7 +30,6 @@ from torch import nn
 from .. import activations, attribution, figures
 from ..data import (
     CIFAR10_FOLDER,
-    SHARED_ARCHIVE,
     CIFARDataError,
     CIFARDataMissing,
     Split,
@@ -66,7 +63,6 @@ from .runs import (
     RUNS,
     SAMPLE_PER_CLASS,
     SEARCH,
-    SEEDS,
     TRANSFER,
     Run,
     Training,
@@ -74,7 +70,6 @@ from .runs import (
     weights_slug,
 )
 
-DEFAULT_WORK = Path("data/cifar-runs")
 JPEG_NOTE = ("the JPEG copy of CIFAR-10 (the original images re-encoded at "
              "quality 75 with 4:2:0 chroma subsampling, so pixel values "
              "differ slightly from the original release)")
@@ -86,69 +81,6 @@ def first_of_each_class(labels: torch.Tensor, per_class: int
     class."""
     return torch.cat([(labels == c).nonzero()[:per_class, 0]
                       for c in range(int(labels.max()) + 1)])
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m cnn_tutorial.cifar",
-        description=__doc__.split("\n")[0])
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--images", type=Path,
-        help="an image-folder tree train/<class>/*, test/<class>/*, "
-             f"unpacked or as a .tar.gz (e.g. {SHARED_ARCHIVE})")
-    source.add_argument(
-        "--data-dir", type=Path,
-        help=f"a folder holding {CIFAR10_FOLDER}/ (the python release)")
-    parser.add_argument("--download", action="store_true",
-                        help="with --data-dir: download the python release "
-                             "(about 170 MB) if absent")
-    parser.add_argument("--out-dir", type=Path, default=cache.CACHE_DIR,
-                        help=f"where to write the cache (default: "
-                             f"{cache.CACHE_DIR})")
-    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
-                        help="where finished trainings are kept for reuse "
-                             f"(default: {DEFAULT_WORK})")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
-                        help="training seeds (default: %(default)s)")
-    parser.add_argument("--runs", nargs="+", metavar="SLUG",
-                        choices=[run.slug for run in RUNS.values()],
-                        help="train only these runs (and their search) and "
-                             "update their entries in an existing cache; "
-                             "the others, the transfer experiment and the "
-                             "figures are kept as they are")
-    parser.add_argument("--epochs", type=int,
-                        help="override every recipe's epochs (quick checks "
-                             "only; the book's runs use the recipes')")
-    parser.add_argument("--val-fraction", type=float, default=0.1,
-                        help="share of the training images held out for "
-                             "validation (default: 0.1)")
-    parser.add_argument("--no-transfer", action="store_true",
-                        help="skip the transfer-learning experiment")
-    parser.add_argument("--transfer-labels", type=int, nargs="+",
-                        default=list(TRANSFER.labels_per_class),
-                        help="labels per target class in the transfer "
-                             "experiment (default: %(default)s)")
-    parser.add_argument("--transfer-steps", type=int,
-                        default=TRANSFER.steps,
-                        help="training steps of every transfer run "
-                             "(default: %(default)s)")
-    parser.add_argument("--device", default="auto",
-                        help="cpu, cuda, or auto (cuda if available)")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="hide the tqdm progress bars")
-    args = parser.parse_args(argv)
-    if args.download and args.images:
-        parser.error("--download fetches the python release: use it with "
-                     "--data-dir, not --images")
-    if args.images is None and args.data_dir is None:
-        args.data_dir = Path("data")
-    if not 0 < args.val_fraction < 1:
-        parser.error(f"--val-fraction must be in (0, 1), got "
-                     f"{args.val_fraction}")
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be >= 1, got {args.epochs}")
-    return args
 
 
 def resolve_device(name: str) -> torch.device:
@@ -171,6 +103,49 @@ class Trainer:
         if self.args.epochs is None:
             return recipe
         return replace(recipe, epochs=self.args.epochs)
+
+    def transfer_recipe(self, n_images: int) -> Recipe:
+        """The transfer runs' recipe for ``n_images`` labelled images."""
+        return self.recipe(TRANSFER.recipe(n_images,
+                                           self.args.transfer_steps))
+
+    def check(self, needed: list[Training], transfer: bool) -> None:
+        """Refuse, before any training and with the numbers, what the data
+        cannot support: a schedule with too few steps, or fewer training
+        images of a target class than the transfer runs ask for."""
+        problems = []
+        for training in needed:
+            why = self.recipe(RECIPES[training.recipe]).too_few_steps(
+                len(self.data.fit))
+            if why:
+                problems.append(f"{training.slug}: {why}")
+        if transfer:
+            t, fit_y = TRANSFER, self.data.fit.y
+            n_source = int(torch.isin(fit_y, torch.tensor(t.source)).sum())
+            why = self.recipe(RECIPES[t.pretraining.recipe]).too_few_steps(
+                n_source)
+            if why:
+                problems.append(f"transfer backbone: {why}")
+            counts = fit_y.bincount(minlength=len(self.data.classes))
+            fewest = min(int(counts[c]) for c in t.target)
+            for n in self.args.transfer_labels:
+                if n > fewest:
+                    problems.append(
+                        f"transfer with {n} labels per class: a target "
+                        f"class has only {fewest} training images")
+                    continue
+                why = self.transfer_recipe(n * len(t.target)).too_few_steps(
+                    n * len(t.target))
+                if why:
+                    problems.append(f"transfer with {n} labels per class: "
+                                    f"{why}")
+        if problems:
+            raise CIFARDataError(
+                f"the data ({len(self.data.fit)} images to fit on) cannot "
+                "support these runs; nothing was trained:\n  - "
+                + "\n  - ".join(problems)
+                + "\nUse more images, more --epochs, smaller "
+                "--transfer-labels or --no-transfer.")
 
     def data_for(self, training: Training) -> Prepared:
         if not training.permuted:
@@ -288,7 +263,7 @@ def train_transfer(trainer: Trainer, seed: int) -> dict:
     results: dict = {}
     for n in trainer.args.transfer_labels:
         labelled = per_class_sample(target_fit, n, seed)
-        recipe = t.recipe(len(labelled), trainer.args.transfer_steps)
+        recipe = trainer.transfer_recipe(len(labelled))
         key = {"pretraining": pre.as_key(), "source": t.source,
                "target": t.target, "labels_per_class": n,
                "monitor_per_class": t.monitor_per_class, "keep": "last"}
@@ -368,16 +343,73 @@ def search_results(trainer: Trainer, slug: str, trained: dict) -> dict:
 
 def save_ladder_weights(specs, trained: dict, args: argparse.Namespace
                         ) -> None:
-    """Save seed 0's weights of the ladder rungs among ``specs`` (the CNN's
-    in its own file; rungs that share a training share one file)."""
+    """Save seed 0's weights of the ladder rungs among ``specs`` as
+    ``weights/<slug>.pt`` (rungs that share a training share one file)."""
     seed = args.seeds[0]
     for spec in specs:
         if "ladder" not in spec.groups or weights_slug(spec) != spec.slug:
             continue
-        path = (cache.ARTEFACTS["cnn"] if spec.slug == "cnn"
-                else cache.weights_file(spec.slug))
         cache.save_weights(trained[spec.training, seed][0],
-                           args.out_dir / path)
+                           args.out_dir / cache.weights_file(spec.slug))
+
+
+def existing_metrics(out_dir: Path, option: str) -> dict:
+    """The metrics of the cache in ``out_dir``, which ``option`` updates;
+    a message if there is none."""
+    path = out_dir / cache.ARTEFACTS["metrics"]
+    if not path.is_file():
+        raise CIFARDataError(
+            f"{option} updates an existing cache, and {path} does not "
+            f"exist: run without {option} first")
+    return json.loads(path.read_text())
+
+
+def same_data(source, metrics: dict, args: argparse.Namespace,
+              option: str) -> dict:
+    """The digest of ``source``, which must be the data the cache was made
+    from."""
+    digest = dataset_digest(source)
+    if digest != metrics["data"]["sha256"]:
+        raise CIFARDataError(
+            f"the cache in {args.out_dir} was made from other data "
+            f"({metrics['data']['sha256']}), not {source.path} ({digest}): "
+            f"regenerate it whole, without {option}")
+    return digest
+
+
+def rewrite_manifest(out_dir: Path, command: str, digest: dict) -> None:
+    """Rewrite the manifest of the files present, appending ``command`` to
+    the one recorded (unless it was the last one already)."""
+    before = json.loads((out_dir / cache.MANIFEST).read_text())["command"]
+    if not before.endswith(command):
+        command = f"{before} && {command}"
+    cache.write_manifest(out_dir, command, digest)
+
+
+def figures_only(args: argparse.Namespace, command: str) -> dict:
+    """Re-render every cached figure from the cached CNN's weights and the
+    test images (only they are decoded) and rewrite the manifest; nothing
+    is trained. Files of an older cache are moved to their current names
+    first (:func:`cache.adopt_legacy_names`)."""
+    start = time.perf_counter()
+    metrics = existing_metrics(args.out_dir, "--figures-only")
+    moved = cache.adopt_legacy_names(args.out_dir)
+    images, source = cifar10_images(args.images or args.data_dir,
+                                    download=args.download,
+                                    progress=not args.no_progress,
+                                    splits=("test",))
+    digest = same_data(source, metrics, args, "--figures-only")
+    norm = cache.normalization(cache.CifarCache(args.out_dir,
+                                                metrics=metrics))
+    data = Prepared(images.train, images.train, norm.apply(images.test),
+                    norm, images.classes)
+    cnn_run = next(r for r in RUNS.values() if r.slug == "cnn")
+    cnn = cache.read_weights(cnn_run.training.build(0),
+                             args.out_dir / cache.ARTEFACTS["cnn"])
+    write_figures(cnn, data, args.out_dir)
+    rewrite_manifest(args.out_dir, command, digest)
+    return {"moved": moved,
+            "wall_seconds": round(time.perf_counter() - start, 1)}
 
 
 def run_selected(args: argparse.Namespace, command: str) -> dict:
@@ -385,24 +417,18 @@ def run_selected(args: argparse.Namespace, command: str) -> dict:
     update their entries, weights and the manifest of the existing cache
     in ``args.out_dir``; everything else in it is kept."""
     start = time.perf_counter()
-    metrics_path = args.out_dir / cache.ARTEFACTS["metrics"]
-    if not metrics_path.is_file():
-        raise CIFARDataError(
-            f"--runs updates an existing cache, and {metrics_path} does not "
-            "exist: run without --runs first")
-    metrics = json.loads(metrics_path.read_text())
-    location = args.images or args.data_dir
-    images, source = cifar10_images(location, download=args.download,
+    metrics = existing_metrics(args.out_dir, "--runs")
+    cache.adopt_legacy_names(args.out_dir)
+    images, source = cifar10_images(args.images or args.data_dir,
+                                    download=args.download,
                                     progress=not args.no_progress)
-    digest = dataset_digest(source)
-    if digest != metrics["data"]["sha256"]:
-        raise CIFARDataError(
-            f"the cache in {args.out_dir} was made from other data "
-            f"({metrics['data']['sha256']}), not {location} ({digest}): "
-            "regenerate it whole, without --runs")
+    digest = same_data(source, metrics, args, "--runs")
     trainer = Trainer(prepare(images, args.val_fraction), args, digest)
     specs = [run for run in RUNS.values() if run.slug in args.runs]
     needed = list(dict.fromkeys(spec.training for spec in specs))
+    trainer.check(needed + [probe for slug in args.runs
+                            for probe in SEARCH.get(slug, ())],
+                  transfer=False)
     trained = {(training, seed): trainer.run(training, seed)
                for seed in args.seeds for training in needed}
     for slug in SEARCH:
@@ -418,10 +444,9 @@ def run_selected(args: argparse.Namespace, command: str) -> dict:
     metrics["training"]["recipes"] = {k: asdict(trainer.recipe(r))
                                       for k, r in RECIPES.items()}
     save_ladder_weights(specs, trained, args)
-    metrics_path.write_text(json.dumps(metrics, indent=1) + "\n")
-    manifest = json.loads((args.out_dir / cache.MANIFEST).read_text())
-    cache.write_manifest(args.out_dir, f"{manifest['command']} && {command}",
-                         digest)
+    (args.out_dir / cache.ARTEFACTS["metrics"]).write_text(
+        json.dumps(metrics, indent=1) + "\n")
+    rewrite_manifest(args.out_dir, command, digest)
     metrics["wall_seconds"] = round(time.perf_counter() - start, 1)
     return metrics
 
@@ -510,6 +535,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     data = prepare(images, args.val_fraction)
     decoded = time.perf_counter() - start
     trainer = Trainer(data, args, digest)
+    probes = [probe for found in SEARCH.values() for probe in found]
+    trainer.check(trainings() + probes, transfer=not args.no_transfer)
     trained = {(t, seed): trainer.run(t, seed)
                for t, seed in training_order(args.seeds)}
     transfer = ({} if args.no_transfer else
@@ -539,9 +566,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
             "target_classes": [data.classes[c] for c in TRANSFER.target],
             "labels_per_class": list(args.transfer_labels),
             "methods": list(TRANSFER.methods),
-            "recipe": {str(n): asdict(TRANSFER.recipe(
-                n * len(TRANSFER.target), args.transfer_steps))
-                for n in args.transfer_labels},
+            "recipe": {str(n): asdict(trainer.transfer_recipe(
+                n * len(TRANSFER.target))) for n in args.transfer_labels},
             "seeds": [{"seed": seed, "source_test_acc": r["source_test_acc"],
                        "test_acc": r["test_acc"]}
                       for seed, r in transfer.items()],
@@ -585,13 +611,14 @@ def run(args: argparse.Namespace, command: str) -> dict:
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv)
-    command = "python -m cnn_tutorial.cifar " + shlex.join(argv)
+def main(args: argparse.Namespace, command: str) -> int:
+    """Run the checked command line ``args`` (:func:`cli.parse_args`);
+    bad data stops with a message and exit code 2, before any training."""
     location = args.images or args.data_dir
+    task = (figures_only if args.figures_only else
+            run_selected if args.runs else run)
     try:
-        metrics = (run_selected if args.runs else run)(args, command)
+        metrics = task(args, command)
     except (CIFARDataMissing, CIFARDataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -608,6 +635,12 @@ def main(argv: list[str] | None = None) -> int:
               f"fetch it again.\n{cifar10_missing_message(location)}",
               file=sys.stderr)
         return 2
+    if args.figures_only:
+        for move in metrics["moved"]:
+            print(f"moved {move}")
+        print(f"re-rendered the figures and the manifest of {args.out_dir}/ "
+              f"in {metrics['wall_seconds']} s")
+        return 0
     for slug, m in metrics["runs"].items():
         if args.runs and slug not in args.runs:
             continue

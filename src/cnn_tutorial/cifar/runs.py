@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+from ..recipe import Recipe
 
-from ..models import cifar_cnn, cifar_gap_cnn, cifar_mlp, cifar_whitened_cnn
-from ..train import Recipe
-from ..transforms import crop_flip
+# PyTorch is imported only when a model is built: the command line checks
+# its arguments against RUNS without it
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 SEEDS = (0, 1, 2)
 EPOCHS = 15
@@ -32,13 +34,15 @@ RECIPES = {
                    label_smoothing=0.2, bias_lr_scale=64, bf16=True),
 }
 RECIPES["fast-lookahead"] = replace(RECIPES["fast"], lookahead=True)
-MODELS = {"MLP": cifar_mlp, "CNN": cifar_cnn, "GapCNN": cifar_gap_cnn,
-          "Whitened": cifar_whitened_cnn}
-AUGMENTATIONS: dict[str, Callable[[int], Callable]] = {
+# the networks, by their function in cnn_tutorial.models
+MODELS = {"MLP": "cifar_mlp", "CNN": "cifar_cnn", "GapCNN": "cifar_gap_cnn",
+          "Whitened": "cifar_whitened_cnn"}
+# the augmentations, as arguments of transforms.crop_flip
+AUGMENTATIONS: dict[str, dict] = {
     # 4-pixel zero-padded random crop + left-right flip (the standard one)
-    "crop+flip": lambda seed: crop_flip(4, seed),
+    "crop+flip": {"padding": 4},
     # airbench's: translation by up to 2 pixels, edges mirrored, + flip
-    "shift+flip": lambda seed: crop_flip(2, seed, mode="reflect"),
+    "shift+flip": {"padding": 2, "mode": "reflect"},
 }
 # What the cached figures show: the first conv channels, no hand-picking,
 # and the first test images of each class.
@@ -49,6 +53,12 @@ SAMPLE_PER_CLASS = 10     # cached test images: the first ones of each class
 # images the whitening stem's filters are computed from (the first ones of
 # the fitting split)
 WHITENING_IMAGES = 5000
+# What the cached figures show of the tutorial CNN: the first test images
+# and the first conv channels, no hand-picking.
+SAMPLE_PER_CLASS = 10      # cached test images: the first ones of each class
+FEATURE_MAP_IMAGES = 3     # images whose feature maps are drawn
+FEATURE_MAP_CHANNELS = 8   # channels drawn for each of them
+PATCH_CHANNELS = list(range(6))   # channels whose top patches are drawn
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,14 @@ class Training:
               ) -> nn.Module:
         """The untrained model of ``seed``; the Whitened network computes
         its stem from ``images`` (the fitting split) when given."""
+        from .. import models
+
+        network = getattr(models, MODELS[self.model])
         if self.model == "CNN":
-            return cifar_cnn(batch_norm=self.batch_norm, seed=seed)
+            return network(batch_norm=self.batch_norm, seed=seed)
         if self.model != "Whitened":
-            return MODELS[self.model](seed)
-        model = cifar_whitened_cnn(seed, self.activation)
+            return network(seed)
+        model = network(seed, self.activation)
         if not self.whiten:
             model.stem[0].weight.requires_grad_(True)
         elif images is not None:
@@ -94,7 +107,11 @@ class Training:
         return model
 
     def augmentation(self, seed: int) -> Callable | None:
-        return AUGMENTATIONS[self.augment](seed) if self.augment else None
+        from ..transforms import crop_flip
+
+        if not self.augment:
+            return None
+        return crop_flip(seed=seed, **AUGMENTATIONS[self.augment])
 
     def as_key(self) -> dict:
         return {**asdict(self), "recipe": asdict(RECIPES[self.recipe])}
