@@ -206,8 +206,7 @@ def test_the_whitened_rungs_as_the_prose_reads_them(cache):
     """Chapter 3: rung h has 'about as many [parameters] as e, and does
     fewer multiply-adds'; the top rung is '... points above rung g'; in the
     search 'neither choice helped ...: both alternatives scored a little
-    higher', by no more than 'the three seeds of rung h span ... on the
-    test images' (checked: each probe within one point of rung h)."""
+    higher' (within a point)."""
     runs = cache.metrics["runs"]
     assert abs(runs["white"]["params"] / runs["gap"]["params"] - 1) < 0.02
     assert runs["white"]["params"] <= 300_000
@@ -216,6 +215,10 @@ def test_the_whitened_rungs_as_the_prose_reads_them(cache):
     search = cache.metrics["search"]["white"]
     base = search["base"]["val_acc"]
     assert all(0 < p["val_acc"] - base < 0.01 for p in search["probes"])
-    span = float(present.numbers(cache)["cifar_white_seed_span"]) / 100
-    assert all(p["val_acc"] - base <= span + 0.002
-               for p in search["probes"])
+    # "by about as much as rung h's three seeds differ on the same images"
+    span = float(present.numbers(cache)["cifar_white_val_span"]) / 100
+    assert all(p["val_acc"] - base <= 1.5 * span for p in search["probes"])
+    # "weight decay ..., several hundred times weaker than airbench's"
+    airbench_per_step = 0.0153 / (1 + 1 / 0.15)
+    fast = report.recipe(cache, "fast")
+    assert 200 < airbench_per_step / (fast["lr"] * fast["weight_decay"]) < 1000

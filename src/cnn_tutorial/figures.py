@@ -745,6 +745,6 @@ def plot_seed_dots(rows: Sequence[tuple[str, Sequence[float]]],
     ax.grid(axis="x", color=FRAME_COLOR, lw=0.5, alpha=0.6)
     ax.plot([], [], "o", mfc="none", color=MODEL_COLORS["CNN"],
             label="one seed")
-    ax.plot([], [], "-", color=WINDOW_EDGE, lw=2.5, label="mean")
+    ax.plot([], [], "|", color=WINDOW_EDGE, ms=12, mew=2.5, label="mean")
     fig.legend(loc="outside upper center", frameon=False, ncols=2)
     return fig
