@@ -115,8 +115,8 @@ def test_a_rung_that_only_changes_evaluation_shares_its_training(metrics):
     plain = next(r for r in RUNS.values()
                  if r.training == tta.training and not r.flip_tta)
     runs = metrics["runs"]
-    assert [s["val_acc"] for s in runs[tta.name]["seeds"]] == [
-        s["val_acc"] for s in runs[plain.name]["seeds"]]
+    assert [s["val_acc"] for s in runs[tta.slug]["seeds"]] == [
+        s["val_acc"] for s in runs[plain.slug]["seeds"]]
 
 
 @pytest.mark.slow

@@ -79,7 +79,14 @@ def squashed(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def book_pdf(built_book):
-    return make_pdf.print_book(built_book, built_book / make_pdf.PDF_NAME)
+    """The printed book. Printed in a thread of its own: the browser tests'
+    Playwright session keeps an event loop running in this one, and
+    Playwright's sync API refuses to start inside a running loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(make_pdf.print_book, built_book,
+                           built_book / make_pdf.PDF_NAME).result()
 
 
 @pytest.fixture(scope="module")
