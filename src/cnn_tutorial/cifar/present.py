@@ -252,7 +252,7 @@ number("cifar_gap_more_params")(lambda c: fmt_pct(
     / c.metrics["runs"]["cnn_bn_aug"]["params"] - 1, 0))
 number("cifar_top_macs_ratio")(
     lambda c: f"{report.macs_ratio(c, TOP_RUN, 'gap'):.1f}")
-number("cifar_top_minutes")(lambda c: f"{_minutes(c, TOP_RUN).low:.1f}")
+number("cifar_top_minutes")(lambda c: f"{report.minutes(c, TOP_RUN).low:.1f}")
 number("cifar_top_over_g")(_mean_difference(TOP_RUN, "gap_sgd_tta"))
 @number("cifar_white_val_span")
 def _white_val_span(cache: CifarCache) -> str:
@@ -263,11 +263,6 @@ def _white_val_span(cache: CifarCache) -> str:
     return f"{100 * (max(kept) - min(kept)):.1f}"
 number("cifar_top_acc_low")(
     lambda c: fmt_pct(report.spread(c, TOP_RUN).low))
-
-
-def _minutes(cache: CifarCache, slug: str) -> report.Spread:
-    return report.Spread.of([s / 60 for s in
-                             report.values(cache, slug, "seconds")])
 
 
 @number("cifar_search")

@@ -119,9 +119,13 @@ def ladder(cache: CifarCache) -> list[LadderRow]:
         m = cache.metrics["runs"][run.slug]
         rows.append(LadderRow(
             letter, run, m["params"], m["macs"], m["epochs"],
-            spread(cache, run.slug),
-            Spread.of([s / 60 for s in values(cache, run.slug, "seconds")])))
+            spread(cache, run.slug), minutes(cache, run.slug)))
     return rows
+
+
+def minutes(cache: CifarCache, slug: str) -> Spread:
+    """Minutes of training of run ``slug``, over the seeds."""
+    return Spread.of([s / 60 for s in values(cache, slug, "seconds")])
 
 
 RUNG_LETTERS = "abcdefghijklmnop"
