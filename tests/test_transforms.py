@@ -95,3 +95,22 @@ def test_crop_flip_can_mirror_the_edges_instead_of_padding_zeros():
     assert (out != 0).all()              # no zero padding came in
     with pytest.raises(ValueError, match="mode must be"):
         transforms.crop_flip(2, mode="wrap")
+
+
+def test_alternating_flip_mirrors_each_image_every_other_time_it_is_seen():
+    x = torch.rand(40, 3, 4, 4)
+    augment = transforms.crop_flip(0, seed=0, alternate=True)
+    everyone = torch.arange(40)
+    first = augment(x, everyone)
+    flipped = [not torch.equal(o, i) for o, i in zip(first, x)]
+    assert 5 < sum(flipped) < 35                 # a random half, about
+    # the next time, in any order and batching, each shows the other side
+    order = torch.randperm(40)
+    for batch in order.split(16):
+        out = augment(x[batch], batch)
+        for o, i in zip(out, batch):
+            assert torch.equal(o, x[i] if flipped[i] else x[i].flip(-1))
+    third = augment(x, everyone)
+    assert torch.equal(third, first)
+    with pytest.raises(ValueError, match="index of each"):
+        augment(x)

@@ -19,6 +19,7 @@ from torch import nn
 
 from .data import Split
 from .recipe import Recipe
+from .transforms import Augment
 
 
 def set_seed(seed: int) -> None:
@@ -164,7 +165,7 @@ def batch_indices(n: int, batch_size: int,
 
 def shuffled_batches(
     split: Split, batch_size: int, generator: torch.Generator,
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    augment: Augment | None = None,
     device: str | torch.device = "cpu",
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of (images, labels) batches in a fresh random order,
@@ -172,7 +173,7 @@ def shuffled_batches(
     for idx in batch_indices(len(split), batch_size, generator):
         x, y = split.x[idx], split.y[idx]
         if augment is not None:
-            x = augment(x)
+            x = augment(x, idx)
         yield x.to(device), y.to(device)
 
 
@@ -229,7 +230,7 @@ def fit(
     recipe: Recipe = Recipe(),
     *,
     seed: int = 0,
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    augment: Augment | None = None,
     keep_best: bool = False,
     train_eval_size: int | None = None,
     progress: bool = False,
@@ -238,7 +239,8 @@ def fit(
     """Train ``model`` on ``train`` with ``recipe``; evaluate on ``test``
     after every epoch.
 
-    ``augment`` maps a batch of images to an augmented batch.
+    ``augment`` maps a batch of images and their indices in ``train`` to
+    an augmented batch.
     ``keep_best`` ends with the weights of the epoch with the best accuracy
     on ``test`` (pass a validation split then). ``train_eval_size`` measures
     the training metrics on that many fixed training images instead of all

@@ -6,6 +6,10 @@ from collections.abc import Callable
 
 import torch
 
+# an augmentation maps a batch of images (and, optionally, their indices in
+# the training split) to an augmented batch
+Augment = Callable[..., torch.Tensor]
+
 
 def _check_batch(x: torch.Tensor) -> None:
     if x.dim() != 4:
@@ -61,7 +65,7 @@ def shifts_of(distance: int) -> list[tuple[int, int]]:
 def augmentation(
     max_shift: float = 0.25, degrees: float = 10.0, seed: int = 0,
     group: int = 4,
-) -> Callable[[torch.Tensor], torch.Tensor]:
+) -> Augment:
     """A ``torchvision.transforms.v2`` random shift + rotation for batches.
 
     ``max_shift`` is a fraction of the image side (0.25 of 8 px = 2 px).
@@ -79,7 +83,8 @@ def augmentation(
     )
     generator = torch.Generator().manual_seed(seed)
 
-    def augment(x: torch.Tensor) -> torch.Tensor:
+    def augment(x: torch.Tensor, indices: torch.Tensor | None = None
+                ) -> torch.Tensor:
         _check_batch(x)
         # v2 transforms draw from torch's global RNG: fork it so training
         # stays reproducible and independent of the augmentation draws.
@@ -91,8 +96,8 @@ def augmentation(
     return augment
 
 
-def crop_flip(padding: int = 4, seed: int = 0, mode: str = "constant"
-              ) -> Callable[[torch.Tensor], torch.Tensor]:
+def crop_flip(padding: int = 4, seed: int = 0, mode: str = "constant",
+              alternate: bool = False) -> Augment:
     """CIFAR-10's standard augmentation, drawn per image: pad by
     ``padding`` zeros (the mean colour of standardised images), crop back to
     the original size at a random offset, and flip left-right with
@@ -100,21 +105,44 @@ def crop_flip(padding: int = 4, seed: int = 0, mode: str = "constant"
     ``v2.RandomHorizontalFlip()``, done for the whole batch at once by
     indexing (a per-image torchvision call costs ~13 s per CIFAR-10 epoch).
     ``mode="reflect"`` pads by mirroring the edge instead (airbench's
-    translation).
+    translation). ``alternate=True`` flips as airbench does: each image is
+    flipped at random the first time it is seen, and mirrored from then on
+    every other time, so every epoch shows the other half; it needs each
+    image's index in the training split (``augment(x, indices)``).
     """
     if padding < 0:
         raise ValueError(f"padding must be >= 0, got {padding}")
     if mode not in ("constant", "reflect"):
         raise ValueError(f"mode must be 'constant' or 'reflect', got {mode!r}")
     generator = torch.Generator().manual_seed(seed)
+    first_flip = torch.zeros(0, dtype=torch.bool)   # per image index
+    times_seen = torch.zeros(0, dtype=torch.long)
 
-    def augment(x: torch.Tensor) -> torch.Tensor:
+    def alternating_flip(indices: torch.Tensor | None, n: int) -> torch.Tensor:
+        nonlocal first_flip, times_seen
+        if indices is None or len(indices) != n:
+            raise ValueError("alternating flips need the index of each of "
+                             f"the {n} images in the batch, got "
+                             f"{None if indices is None else len(indices)}")
+        new = int(indices.max()) + 1 - len(times_seen)
+        if new > 0:
+            first_flip = torch.cat(
+                [first_flip, torch.rand(new, generator=generator) < 0.5])
+            times_seen = torch.cat(
+                [times_seen, torch.zeros(new, dtype=torch.long)])
+        flip = first_flip[indices] ^ (times_seen[indices] % 2 == 1)
+        times_seen[indices] += 1
+        return flip
+
+    def augment(x: torch.Tensor, indices: torch.Tensor | None = None
+                ) -> torch.Tensor:
         _check_batch(x)
         n, c, h, w = x.shape
         padded = torch.nn.functional.pad(x, (padding,) * 4, mode=mode)
         top = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
         left = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
-        flip = torch.rand(n, generator=generator) < 0.5
+        flip = (alternating_flip(indices, n) if alternate else
+                torch.rand(n, generator=generator) < 0.5)
         rows = top[:, None] + torch.arange(h)
         cols = left[:, None] + torch.arange(w)
         cols = torch.where(flip[:, None], cols.flip(1), cols)
