@@ -133,7 +133,7 @@ def bench_trainer(site: Path) -> dict:
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/book/03_opened_up.html"
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/book/04_opened_up.html"
     out = {"epochs": None, "test_acc": None, "seconds": None}
     try:
         with sync_playwright() as p:

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 
 PAGES = ["book/intro", "book/01_why_cnns", "book/02_convolution",
-         "book/03_opened_up", "book/references"]
+         "book/03_layers", "book/04_opened_up", "book/05_real_world",
+         "book/06_attribution", "book/references"]
 VIEWS = {"desktop": 1280, "phone": 390}
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
         "--disable-dev-shm-usage", "--disable-background-networking",

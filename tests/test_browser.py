@@ -40,7 +40,12 @@ def test_navigation_reaches_every_chapter(page, server):
     titles = {
         "Why CNNs": "Why CNNs",
         "The convolution operation": "The convolution operation",
+        "Channels, layers and receptive fields":
+            "Channels, layers and receptive fields",
         "A trained CNN, opened up": "A trained CNN, opened up",
+        "What changes for real-world data":
+            "What changes for real-world data",
+        "Why did it say \"cat\"?": "Why did it say",
         "References": "References",
     }
     for link, heading in titles.items():
@@ -53,7 +58,8 @@ def test_navigation_reaches_every_chapter(page, server):
     cards = page.eval_on_selector_all(
         ".sd-card a", "els => els.map(e => e.getAttribute('href'))")
     assert {c.split("#")[0] for c in cards} >= {
-        "01_why_cnns.html", "02_convolution.html", "03_opened_up.html"}
+        "01_why_cnns.html", "02_convolution.html", "03_layers.html",
+        "04_opened_up.html", "05_real_world.html", "06_attribution.html"}
 
 
 def test_clicking_a_figure_opens_it_full_size(page, server):

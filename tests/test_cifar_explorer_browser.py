@@ -28,7 +28,7 @@ from cnn_tutorial.data import Split
 
 pytestmark = browser_marks()
 
-PAGE = "book/03_opened_up.html"
+PAGE = "book/04_opened_up.html"
 EXPLORER = "window.cnnTutorial.cifarExplorer"
 
 

@@ -16,7 +16,7 @@ from cnn_tutorial.transforms import shift_images
 
 pytestmark = browser_marks()
 
-PAGE = "book/03_opened_up.html"
+PAGE = "book/04_opened_up.html"
 TRAINER = "window.cnnTutorial.trainer"
 PAD = "window.cnnTutorial.digitPad"
 STEPS = 20

@@ -18,7 +18,7 @@ from cnn_tutorial.export import read_weights
 pytestmark = browser_marks()
 
 CONV_PAGE = "book/02_convolution.html"
-PAD_PAGE = "book/03_opened_up.html"
+PAD_PAGE = "book/04_opened_up.html"
 PAGES = SITE_PAGES
 # every setting the explorer's sliders offer
 GRID = list(itertools.product(*(range(lo, hi + 1) for lo, hi in (

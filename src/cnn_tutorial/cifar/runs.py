@@ -25,22 +25,30 @@ RECIPES = {
     "sgd": Recipe(epochs=EPOCHS, batch_size=128, lr=0.1,
                   optimizer="sgd-nesterov", schedule="one-cycle",
                   weight_decay=5e-4, label_smoothing=0.1),
-    # airbench's recipe (Keller Jordan), for a loss averaged over the
-    # batch: batches of 1024, Nesterov momentum 0.85, the triangle schedule
-    # peaking at 1.5, biases at 64x the rate, label smoothing 0.2, bfloat16,
-    # and airbench's weight decay: each step shrinks the weights by 0.002 at
-    # the peak rate (its 0.0153 per 1024 examples over 1 + 1/(1 - 0.85)
-    # kilo-steps), i.e. 0.002 / 1.5 for PyTorch's SGD
-    "fast": Recipe(epochs=EPOCHS, batch_size=1024, lr=1.5,
-                   optimizer="sgd-nesterov", momentum=0.85,
-                   schedule="triangle", weight_decay=0.002 / 1.5,
-                   label_smoothing=0.2, bias_lr_scale=64, bf16=True),
 }
+
+
+def airbench(batch_size: int = 1024, **changes) -> Recipe:
+    """airbench's recipe (Keller Jordan) for a loss averaged over a batch
+    of ``batch_size``: Nesterov momentum 0.85 on the triangle schedule,
+    biases at 64x the rate, label smoothing 0.2, bfloat16, and the rate
+    and weight decay of its per-1024-examples hyperparameters (11.5 and
+    0.0153 over 1 + 1/(1 - 0.85) kilo-steps): a rate of 1.5 per 1024
+    images, and a step at the peak rate shrinks the weights by 0.002
+    (airbench's 0.00200 per 1024 images, rounded)."""
+    return Recipe(epochs=EPOCHS, batch_size=batch_size,
+                  lr=1.5 * batch_size / 1024, optimizer="sgd-nesterov",
+                  momentum=0.85, schedule="triangle",
+                  weight_decay=0.002 / 1.5, label_smoothing=0.2,
+                  bias_lr_scale=64, bf16=True, **changes)
+
+
+RECIPES["fast"] = airbench()
 # the first whitened runs' slip: weight decay about 680 times weaker than
-# airbench's (1.95e-6, the decay per step divided by the rate twice); a
-# search probe records what it cost
+# airbench's (1.95e-6); a search probe records what it cost
 RECIPES["fast-slip"] = replace(RECIPES["fast"], weight_decay=1.95e-6)
-for _name in ("fast", "fast-slip"):
+RECIPES["fast-b256"] = airbench(256)        # four times the steps
+for _name in ("fast", "fast-slip", "fast-b256"):
     RECIPES[f"{_name}-lookahead"] = replace(RECIPES[_name], lookahead=True)
 # the networks, by their function in cnn_tutorial.models
 MODELS = {"MLP": "cifar_mlp", "CNN": "cifar_cnn", "GapCNN": "cifar_gap_cnn",
