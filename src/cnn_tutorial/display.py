@@ -22,9 +22,10 @@ def fmt_number(x: float) -> str:
 
 
 def fmt_sci(x: float, digits: int = 3) -> str:
-    """1.95e-06 -> '1.95 × 10⁻⁶'; numbers from 0.001 to 10 000 as ``:g``."""
+    """1.95e-06 -> '1.95 × 10⁻⁶'; numbers from 0.001 to 10 000 plainly,
+    both to ``digits`` significant digits."""
     if x == 0 or 1e-3 <= abs(x) < 1e4:
-        return fmt_number(x)
+        return fmt_number(float(f"{x:.{digits}g}"))
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     superscript = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
     return (f"{fmt_number(float(mantissa))} × "

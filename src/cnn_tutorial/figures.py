@@ -674,6 +674,42 @@ def plot_prediction(image, probabilities: Sequence[float],
     return fig
 
 
+def plot_overview(photo, maps, occlusion_map, probabilities: Sequence[float],
+                  classes: Sequence[str], title: str) -> Figure:
+    """The book in one picture: a photo ([H, W, 3], 0-255), four of its
+    conv1 feature maps ([4, h, w], signed), its occlusion map ([H, W]; dark:
+    greying that part out hurts most) and the class probabilities, top
+    five."""
+    photo, maps = _as_array(photo), _as_array(maps)
+    fig = Figure(figsize=(6.9, 2.3), layout="constrained")
+    grid = fig.add_gridspec(2, 5, width_ratios=[2, 1, 1, 2, 2.6])
+    ax = fig.add_subplot(grid[:, 0])
+    ax.imshow(photo.astype(np.uint8))
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    vmax = np.abs(maps).max() or 1.0
+    for i, fmap in enumerate(maps[:4]):
+        kax = fig.add_subplot(grid[i // 2, 1 + i % 2])
+        kax.imshow(fmap, cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax)
+        kax.set_axis_off()
+        if i == 0:
+            kax.set_title("conv1 maps", fontsize=10, loc="left")
+    ax = fig.add_subplot(grid[:, 3])
+    ax.imshow(_as_array(occlusion_map), cmap=ATTRIBUTION_CMAP)
+    ax.set_title("occlusion map", fontsize=10)
+    ax.set_axis_off()
+    probabilities = _as_array(probabilities)
+    top = np.argsort(probabilities)[::-1][:5]
+    ax = fig.add_subplot(grid[:, 4])
+    ax.barh(np.arange(5), probabilities[top], color=MODEL_COLORS["CNN"])
+    ax.set_yticks(np.arange(5), [classes[i] for i in top], fontsize=10)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability", fontsize=10)
+    ax.tick_params(axis="x", labelsize=10)
+    return fig
+
+
 def plot_kernel_fit(losses: Sequence[float], kernels: Sequence,
                     target, steps: Sequence[int]) -> Figure:
     """Gradient descent recovering a kernel: the loss per step (log scale)

@@ -163,3 +163,47 @@ def time_note(path: str | Path) -> str:
             f"answer the self-checks and try the explorers, and about "
             f"{d.exercise_minutes} more for the {d.exercises} exercises "
             f"(at {RULE}).")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter as the table of contents lists it."""
+
+    part: str
+    file: str          # e.g. "book/01_why_cnns"
+    title: str
+    demands: Demands
+
+
+def chapters(root: str | Path = "..") -> list[Chapter]:
+    """The numbered chapters of ``_toc.yml`` under ``root`` (the book's
+    pages run in ``book/``), in order, each with its part and demands."""
+    import yaml
+
+    root = Path(root)
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    found = []
+    for part in toc.get("parts", []):
+        for entry in part.get("chapters", []):
+            name = Path(entry["file"]).name
+            if not name[:2].isdigit():
+                continue
+            text = (root / f"{entry['file']}.md").read_text(encoding="utf-8")
+            title = next(line[2:].strip() for line in read(text).prose
+                         if line.startswith("# "))
+            found.append(Chapter(part["caption"], entry["file"], title,
+                                 demands(text)))
+    return found
+
+
+def total_minutes(found: list[Chapter], names: list[str] | None = None,
+                  exercises: bool = False) -> int:
+    """Minutes of the chapters whose file names (e.g. "01_why_cnns") are
+    in ``names`` (all if None), with their exercises if asked."""
+    picked = [c for c in found
+              if names is None or Path(c.file).name in names]
+    missing = set(names or ()) - {Path(c.file).name for c in picked}
+    if missing:
+        raise ValueError(f"no such chapters in _toc.yml: {sorted(missing)}")
+    return sum(c.demands.minutes + (c.demands.exercise_minutes
+                                    if exercises else 0) for c in picked)

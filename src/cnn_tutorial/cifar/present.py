@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import mean
 
+import torch
 from IPython.display import Image, Markdown
 from matplotlib.figure import Figure
 
@@ -35,12 +36,15 @@ from .cache import (
     ARTEFACTS,
     CifarCache,
     load_cnn,
+    load_test_sample,
     load_test_sample_raw,
     normalization,
 )
+from ..recipe import Recipe
 from .runs import (
     FEATURE_MAP_CHANNELS,
     PATCH_CHANNELS,
+    RECIPES,
     RUNS,
     SEARCH,
     TOP_RUN,
@@ -265,16 +269,23 @@ number("cifar_top_acc_low")(
     lambda c: fmt_pct(report.spread(c, TOP_RUN).low))
 
 
-@number("cifar_search")
-def _search_summary(cache: CifarCache) -> str:
-    """'ReLU instead of GELU: 88.1 %; a learned stem: 87.9 %' (validation,
-    seed 0)."""
-    parts = []
-    for slug in SEARCH:
+def _probe_acc(slug: str, **change) -> Callable[[CifarCache], str]:
+    """The validation accuracy of run ``slug``'s search probe that made
+    exactly ``change``."""
+    def value(cache: CifarCache) -> str:
         for probe in cache.metrics["search"][slug]["probes"]:
-            parts.append(f"{describe(probe['change'])}: "
-                         f"{fmt_pct(probe['val_acc'])}")
-    return "; ".join(parts)
+            if probe["change"] == change:
+                return fmt_pct(probe["val_acc"])
+        raise KeyError(f"no probe of {slug} changed {change}")
+    return value
+
+
+number("cifar_search_random_flips")(_probe_acc("white", augment="shift+flip"))
+number("cifar_search_b256")(_probe_acc(
+    "white", augment="shift+flip", recipe="fast-b256-lookahead"))
+number("cifar_search_slip")(_probe_acc(
+    "white", augment="shift+flip", recipe="fast-slip-lookahead"))
+number("cifar_slip_wd")(_recipe_value("fast-slip", "weight_decay", fmt_sci))
 
 
 @number("cifar_search_base")
@@ -284,18 +295,40 @@ def _search_base(cache: CifarCache) -> str:
 
 
 CHANGES = {   # how a probe's change reads on the page
-    ("recipe", "fast"): "without lookahead",
     ("activation", "relu"): "ReLU instead of GELU",
     ("whiten", False): "a learned stem instead of the whitening one",
     ("augment", "crop+flip"): "the 4-pixel zero-padded crop instead of the "
                               "2-pixel mirrored shift",
+    ("augment", "shift+flip"): "random flips instead of alternating ones",
 }
 
 
-def describe(change: dict) -> str:
-    """A probe's change as the page says it."""
-    return " and ".join(CHANGES.get((k, v), f"{k} = {v}")
-                        for k, v in change.items())
+def _recipe_change(before: Recipe, after: Recipe) -> list[str]:
+    """What differs between two recipes, as the page says it."""
+    said = []
+    if before.weight_decay != after.weight_decay:
+        said.append(f"weight decay {fmt_sci(after.weight_decay)} instead of "
+                    f"{fmt_sci(before.weight_decay)}")
+    if before.batch_size != after.batch_size:
+        said.append(f"batches of {after.batch_size} instead of "
+                    f"{before.batch_size} (rate {after.lr:g})")
+    if before.lookahead and not after.lookahead:
+        said.append("without lookahead")
+    return said or [f"the recipe {after}"]
+
+
+def describe(change: dict, slug: str) -> str:
+    """A probe's change from run ``slug``'s training, as the page says
+    it."""
+    said = []
+    for key, value in change.items():
+        if key == "recipe":
+            said += _recipe_change(
+                RECIPES[RUNS[slug].training.recipe], RECIPES[value])
+        else:
+            said.append(CHANGES.get((key, value), f"{key} = {value}"))
+    return ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 \
+        else said[0]
 
 
 # --- transfer
@@ -558,7 +591,7 @@ def search_table(cache: CifarCache) -> Markdown:
         rows.append([f"{RUNS[slug].name} (chosen)",
                      fmt_pct(search["base"]["val_acc"]),
                      f"{search['base']['seconds'] / 60:.1f}"])
-        rows += [[describe(p["change"]), fmt_pct(p["val_acc"]),
+        rows += [[describe(p["change"], slug), fmt_pct(p["val_acc"]),
                   f"{p['seconds'] / 60:.1f}"] for p in search["probes"]]
     return markdown_table(["network and recipe", "validation accuracy "
                            "(seed 0)", "minutes (seed 0)"], rows)
@@ -647,6 +680,37 @@ def cifar_chart(cache: CifarCache, kind: str) -> Figure | Markdown:
              report.ladder(cache)], "test accuracy (%)")
     return figures.plot_confusion_counts(
         report.seed0(cache, "cnn")["confusion"], CIFAR10_CLASSES)
+
+
+def overview(cache: CifarCache, label: str = "cat") -> Figure | Markdown:
+    """The intro's picture: the first cached test image of class ``label``
+    that the cached CNN classifies correctly, four of its conv1 maps (the
+    first channels, after the ReLU), its occlusion map and the
+    probabilities."""
+    if not cache.ok:
+        return _absent("overview picture")
+    from ..attribution import occlusion
+
+    cnn = load_cnn(cache)
+    test, _ = load_test_sample(cache)
+    raw = load_test_sample_raw(cache)
+    classes = cache.metrics["classes"]
+    if label not in classes:
+        raise ValueError(f"label must be one of {classes}, got {label!r}")
+    with torch.no_grad():
+        probabilities = cnn(test.x).softmax(1)
+    right = ((test.y == classes.index(label))
+             & (probabilities.argmax(1) == test.y)).nonzero().flatten()
+    if len(right) == 0:
+        return _absent(f"overview picture (no {label} classified right)")
+    i = int(right[0])
+    x = test.x[i:i + 1]
+    with torch.no_grad():
+        maps = cnn.block1[:2](x)[0, :4]
+    heat = occlusion(cnn, x, test.y[i:i + 1])[0]
+    return figures.plot_overview(
+        raw["x"][i].permute(1, 2, 0), maps, heat, probabilities[i], classes,
+        f"a test {label}")
 
 
 def cifar_filters(cache: CifarCache) -> Figure | Markdown:

@@ -62,12 +62,6 @@ AUGMENTATIONS: dict[str, dict] = {
     # the same, each image mirrored in every other epoch (airbench's)
     "shift+altflip": {"padding": 2, "mode": "reflect", "alternate": True},
 }
-# What the cached figures show: the first conv channels, no hand-picking,
-# and the first test images of each class.
-PATCH_CHANNELS = list(range(6))
-FEATURE_MAP_IMAGES = 3
-FEATURE_MAP_CHANNELS = 8
-SAMPLE_PER_CLASS = 10     # cached test images: the first ones of each class
 # images the whitening stem's filters are computed from (the first ones of
 # the fitting split)
 WHITENING_IMAGES = 5000
@@ -157,7 +151,7 @@ _CROP = "crop+flip"
 _BOTH = Training("CNN", batch_norm=True, augment=_CROP, channels_last=True)
 _GAP_SGD = Training("GapCNN", augment=_CROP, recipe="sgd",
                     channels_last=True)
-_WHITE_LA = Training("Whitened", augment="shift+flip",
+_WHITE_LA = Training("Whitened", augment="shift+altflip",
                      recipe="fast-lookahead", channels_last=True)
 _TTA = "flip test-time augmentation"
 RUNS = {run.slug: run for run in (
@@ -199,15 +193,19 @@ RUNS = {run.slug: run for run in (
 TOP_RUN = "white_tta6"        # the ladder's best rung
 
 # Choices for the new rungs, made on the validation split with seed 0:
-# each probe changes one thing of the rung it names and is trained like it.
+# each probe changes one or more things of the rung it names and is
+# otherwise trained like it.
 SEARCH = {
     "white": (
-        replace(_WHITE_LA, augment="shift+altflip"),   # alternating flips
-        replace(_WHITE_LA, recipe="fast-slip-lookahead"),
-        # made with the slipped weight decay, before it was found:
-        replace(_WHITE_LA, recipe="fast-slip"),        # no lookahead
-        replace(_WHITE_LA, recipe="fast-slip-lookahead",
-                whiten=False),                         # a learned stem
+        replace(_WHITE_LA, augment="shift+flip"),      # random flips
+        replace(_WHITE_LA, augment="shift+flip",       # and batches of 256
+                recipe="fast-b256-lookahead"),
+        # the first probes, made with the slipped weight decay:
+        replace(_WHITE_LA, augment="shift+flip", recipe="fast-slip-lookahead"),
+        replace(_WHITE_LA, augment="shift+flip",       # no lookahead
+                recipe="fast-slip"),
+        replace(_WHITE_LA, augment="shift+flip",       # a learned stem
+                recipe="fast-slip-lookahead", whiten=False),
     ),
 }
 
