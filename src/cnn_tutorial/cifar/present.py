@@ -283,6 +283,8 @@ def _probe_acc(slug: str, **change) -> Callable[[CifarCache], str]:
 number("cifar_search_random_flips")(_probe_acc("white", augment="shift+flip"))
 number("cifar_search_b256")(_probe_acc(
     "white", augment="shift+flip", recipe="fast-b256-lookahead"))
+number("cifar_search_b256_alternating")(_probe_acc(
+    "white", recipe="fast-b256-lookahead"))
 number("cifar_search_slip")(_probe_acc(
     "white", augment="shift+flip", recipe="fast-slip-lookahead"))
 number("cifar_slip_wd")(_recipe_value("fast-slip", "weight_decay", fmt_sci))

@@ -198,6 +198,7 @@ TOP_RUN = "white_tta6"        # the ladder's best rung
 SEARCH = {
     "white": (
         replace(_WHITE_LA, augment="shift+flip"),      # random flips
+        replace(_WHITE_LA, recipe="fast-b256-lookahead"),  # batches of 256
         replace(_WHITE_LA, augment="shift+flip",       # and batches of 256
                 recipe="fast-b256-lookahead"),
         # the first probes, made with the slipped weight decay:
