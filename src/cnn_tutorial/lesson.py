@@ -157,10 +157,17 @@ def page_demands(path: str | Path) -> Demands:
 
 
 def time_note(path: str | Path) -> str:
-    """The chapter's time to complete, for its page (Markdown)."""
+    """The chapter's time to complete, for its page (Markdown text: glue
+    it as ``IPython.display.Markdown``)."""
     d = page_demands(path)
-    return (f"About **{d.minutes} minutes** to read, look at the figures, "
-            f"answer the self-checks and try the explorers, and about "
+    doing = ["read it", "look at the figures"] if d.figures else ["read it"]
+    if d.self_checks:
+        doing.append("answer the self-checks")
+    if d.explorers:
+        doing.append("try the explorers")
+    things = ", ".join(doing[:-1]) + " and " + doing[-1] \
+        if len(doing) > 1 else doing[0]
+    return (f"About **{d.minutes} minutes** to {things}, and about "
             f"{d.exercise_minutes} more for the {d.exercises} exercises "
             f"(at {RULE}).")
 
