@@ -131,4 +131,5 @@ def test_exercise_answers_are_the_measured_ones(built_book, digits):
     assert f"differs by {odd:.2g}" in text
     one = experiments.train_digits_cnn(digits, seed=0, epochs=1).test_acc
     n = len(digits.test)
-    assert f"{fmt_int(one * n)} of {n} ({fmt_pct(one)})" in text
+    assert re.search(rf"{fmt_int(one * n)} of {n} \(\s*{fmt_pct(one)}\s*\)",
+                     text)
