@@ -331,3 +331,36 @@ def equivariance_error(
     b = conv2d(shifted, w, padding=w.shape[-1] // 2)
     m = w.shape[-1] // 2 + max(abs(dy), abs(dx))  # rows the border touches
     return float(np.abs(a - b)[..., m:-m or None, m:-m or None].max())
+
+
+def strided_equivariance_error(
+    x: np.ndarray, w: np.ndarray, dy: int, dx: int, stride: int
+) -> float:
+    """How far a stride-``stride`` convolution (padding k // 2) is from
+    equivariance under a shift by (dy, dx): the largest interior
+    |conv(shift(x)) - shift'(conv(x))|, smallest over the output shifts
+    shift' nearest to (dy / stride, dx / stride). Zero when dy and dx are
+    multiples of the stride; otherwise no shift of the output reproduces
+    the shifted input's output, and it is not zero.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    x = np.asarray(x, dtype=float)
+    _check_images(x)
+    k = w.shape[-1]
+    a = conv2d(x, w, stride=stride, padding=k // 2)
+    b = conv2d(np.roll(x, (dy, dx), axis=(2, 3)), w, stride=stride,
+               padding=k // 2)
+    m = -(-(k + max(abs(dy), abs(dx))) // stride) + 1  # outputs the border
+    if a.shape[-1] <= 2 * m or a.shape[-2] <= 2 * m:  # or the wrap touches
+        raise ValueError(f"a {x.shape[-2]}x{x.shape[-1]} image leaves no "
+                         f"interior for stride {stride} and shift "
+                         f"({dy}, {dx}); use a larger one")
+
+    def error(oy: int, ox: int) -> float:
+        moved = np.roll(a, (oy, ox), axis=(2, 3))
+        return float(np.abs(moved - b)[..., m:-m, m:-m].max())
+
+    return min(error(oy, ox)
+               for oy in {dy // stride, -(-dy // stride)}
+               for ox in {dx // stride, -(-dx // stride)})
