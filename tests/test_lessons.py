@@ -18,7 +18,7 @@ def test_the_intro_maps_every_lesson_with_its_computed_minutes(built_book):
     assert [c.file for c in found] == CHAPTER_FILES
     text = text.replace("\u201c", '"').replace("\u201d", '"')  # smart quotes
     for c in found:
-        row = (f"{c.part} {c.title} {c.demands.minutes} "
+        row = (f"{c.part_number} {c.title} {c.demands.minutes} "
                f"{c.demands.exercise_minutes}")
         assert row in text, row
     assert lesson.RULE in text

@@ -172,11 +172,15 @@ def time_note(path: str | Path) -> str:
             f"(at {RULE}).")
 
 
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V"}
+
+
 @dataclass(frozen=True)
 class Chapter:
     """A chapter as the table of contents lists it."""
 
     part: str
+    part_number: str   # "I", "II", ...
     file: str          # e.g. "book/01_why_cnns"
     title: str
     demands: Demands
@@ -190,7 +194,7 @@ def chapters(root: str | Path = "..") -> list[Chapter]:
     root = Path(root)
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     found = []
-    for part in toc.get("parts", []):
+    for number, part in enumerate(toc.get("parts", []), 1):
         for entry in part.get("chapters", []):
             name = Path(entry["file"]).name
             if not name[:2].isdigit():
@@ -198,8 +202,8 @@ def chapters(root: str | Path = "..") -> list[Chapter]:
             text = (root / f"{entry['file']}.md").read_text(encoding="utf-8")
             title = next(line[2:].strip() for line in read(text).prose
                          if line.startswith("# "))
-            found.append(Chapter(part["caption"], entry["file"], title,
-                                 demands(text)))
+            found.append(Chapter(part["caption"], ROMAN[number],
+                                 entry["file"], title, demands(text)))
     return found
 
 
