@@ -256,3 +256,71 @@ def test_worked_channel_sum_with_padding_and_stride():
             == out[f, i, j]
         assert f" + {b[f]:g} = " in text
         assert text.startswith("(0×") == (i == 0)     # the padding ring
+
+
+# --- per-axis settings, dilation, 1 x 1 convolutions (issue 26) -------------
+
+@pytest.mark.parametrize("size, k, pad, stride, dilation", [
+    (28, (3, 5), (1, 2), (1, 2), 1),
+    ((20, 31), (1, 7), (0, 3), (2, 1), 1),
+    (32, 3, 0, 1, 2),
+    (32, (3, 3), (2, 4), 1, (2, 4)),
+    (17, 5, 1, 3, 3),
+])
+def test_output_shape_per_axis_matches_nn_conv2d(size, k, pad, stride,
+                                                 dilation):
+    assert conv.output_shape(size, k, pad, stride, dilation) == \
+        conv.torch_output_shape(size, k, pad, stride, dilation)
+
+
+def test_output_shape_names_a_bad_pair():
+    with pytest.raises(ValueError, match="padding must be an int or a"):
+        conv.output_shape(8, 3, (1, 1, 1))
+    with pytest.raises(ValueError, match="dilation must be >= 1"):
+        conv.output_size(8, 3, dilation=0)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv.output_size(8, 3, dilation=4)      # spans 9 > 8
+
+
+@pytest.mark.parametrize("k, d, span", [(3, 1, 3), (3, 2, 5), (3, 4, 9),
+                                        (5, 2, 9), (1, 7, 1)])
+def test_effective_kernel_size(k, d, span):
+    assert conv.effective_kernel_size(k, d) == span
+    assert conv.dilate_kernel(np.ones((k, k)), d).shape == (span, span)
+
+
+def test_a_dilated_convolution_is_one_with_zeros_between_the_taps():
+    rng = np.random.default_rng(3)
+    x, kernel = rng.normal(size=(1, 1, 11, 11)), rng.normal(size=(3, 3))
+    dilated = torch.nn.functional.conv2d(
+        torch.tensor(x), torch.tensor(kernel)[None, None], dilation=2)
+    spread = conv.conv2d(x, conv.dilate_kernel(kernel, 2)[None, None])
+    assert spread.shape == tuple(dilated.shape) == (1, 1, 7, 7)
+    np.testing.assert_allclose(spread, dilated.numpy(), atol=1e-12)
+
+
+def test_unused_cells_are_what_the_floor_drops():
+    assert conv.unused_cells(6, 3, 1, 2) == 1
+    assert conv.unused_cells(5, 3, 0, 1) == 0
+    assert conv.unused_cells(8, 3, 0, 3) == 2    # windows at 0 and 3 reach 6
+    for n, k, p, s in [(12, 5, 3, 3), (7, 2, 0, 2), (9, 4, 1, 3)]:
+        o = conv.output_size(n, k, p, s)
+        reached = (o - 1) * s + k               # last window's far edge
+        assert reached + conv.unused_cells(n, k, p, s) == n + 2 * p
+        assert conv.unused_cells(n, k, p, s) < s
+
+
+def test_a_1x1_convolution_is_a_linear_layer_at_every_pixel():
+    torch.manual_seed(0)
+    layer = torch.nn.Conv2d(5, 3, 1)
+    x = torch.randn(2, 5, 4, 6)
+    linear = conv.as_linear(layer)
+    assert isinstance(linear, torch.nn.Linear)
+    assert (linear.in_features, linear.out_features) == (5, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(conv.per_pixel(linear, x), layer(x))
+        # one pixel by hand: the linear map of its channel vector
+        torch.testing.assert_close(layer(x)[1, :, 2, 3],
+                                   linear(x[1, :, 2, 3]))
+    with pytest.raises(ValueError, match="1 x 1 convolution"):
+        conv.as_linear(torch.nn.Conv2d(5, 3, 3))

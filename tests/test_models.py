@@ -152,3 +152,11 @@ def test_dirac_conv_starts_as_the_identity_on_its_input_channels():
     conv = models.DiracConv(4, 6)
     x = torch.randn(2, 4, 5, 5)
     assert torch.allclose(conv(x)[:, :4], x)
+
+
+def test_lenet5_maps_a_32x32_image_to_ten_scores():
+    model = models.lenet5(seed=0)
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+    same = models.lenet5(seed=0)
+    for a, b in zip(model.parameters(), same.parameters()):
+        assert torch.equal(a, b)

@@ -85,3 +85,49 @@ def test_layer_table_shapes_and_total():
     assert sum(r.params for r in rows) == params.count_params(model)
     # the hooks are gone afterwards
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_activation_bytes_are_the_outputs_float32_size():
+    rows = params.layer_table(digits_cnn(seed=0), (2, 1, 8, 8))
+    first = rows[0]
+    assert first.output_shape == (2, 32, 8, 8)
+    assert first.activation_bytes == 32 * 8 * 8 * 4       # per image
+    assert rows[6].kind == "Flatten" and rows[6].activation_bytes == 256 * 4
+
+
+def test_lenet5_walkthrough_formula_agrees_with_the_forward_pass():
+    rows = params.walkthrough(models.lenet5(), (1, 32, 32))
+    for row in rows:
+        assert row.predicted_shape == row.layer.output_shape[1:], row
+    shape = {r.layer.name: r.predicted_shape for r in rows}
+    assert [shape[n] for n in ("C1", "S2", "C3", "S4", "C5", "F6",
+                               "output")] == [
+        (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120, 1, 1),
+        (84,), (10,)]
+    by = {r.layer.name: r for r in rows}
+    assert by["C1"].formula == "⌊(32 + 2·0 − 5)/1⌋ + 1 = 28"
+    assert by["S2"].formula == "⌊(28 + 2·0 − 2)/2⌋ + 1 = 14"
+    # 5*5*1*6 + 6 weights and biases; 28*28*6 outputs of 25 products each
+    assert (by["C1"].layer.params, by["C1"].layer.macs) == (156, 117_600)
+    assert (by["C3"].layer.params, by["C3"].layer.macs) == (2_416, 240_000)
+    assert by["C5"].layer.params == 48_120
+    total = sum(r.layer.params for r in rows)
+    assert total == params.count_params(models.lenet5()) == 61_706
+    assert sum(r.layer.macs for r in rows) == \
+        flop_counter_macs(models.lenet5(), (1, 32, 32))
+
+
+def test_formula_shape_per_axis_and_dilated():
+    layer = nn.Conv2d(2, 4, (3, 5), stride=(1, 2), padding=(1, 2),
+                      dilation=(1, 2))
+    shape, text = params.formula_shape(layer, (2, 9, 20))
+    assert shape == tuple(layer(torch.zeros(1, 2, 9, 20)).shape[1:])
+    assert text == ("⌊(9 + 2·1 − 3)/1⌋ + 1 = 9 by "
+                    "⌊(20 + 2·2 − 9)/2⌋ + 1 = 8")
+
+
+def test_walkthrough_refuses_a_model_it_cannot_chain():
+    relu = nn.ReLU()
+    model = nn.Sequential(nn.Linear(4, 4), relu, nn.Linear(4, 4), relu)
+    with pytest.raises(ValueError):
+        params.walkthrough(model, (4,))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnn_tutorial import conv, models, widgets
+from cnn_tutorial import conv, figures, models, widgets
 from cnn_tutorial.data import Normalization
 from cnn_tutorial.export import read_weights
 
@@ -137,3 +137,36 @@ def test_presets_are_correctly_classified_test_digits(digits, trained_cnn):
 def test_presets_need_a_model_that_gets_each_class_right(digits):
     with pytest.raises(ValueError, match="gets no test digit . right"):
         widgets.preset_digits(models.digits_cnn(), digits.test)
+
+
+def test_the_static_view_shows_a_step_of_the_explorer():
+    """The fallback is the explorer at FALLBACK_VIEW, with its formula line
+    and the worked sum of the current cell, not the chapter's first
+    figure."""
+    view = widgets.FALLBACK_VIEW
+    n, k, p, s = (view[key] for key in "nkps")
+    o = conv.output_size(n, k, p, s)
+    i, j = divmod(view["cell"], o)
+    terms, value = conv.worked_sum(conv.example_input(n),
+                                   conv.example_kernel(k), i, j, s, p)
+    fig = widgets.explorer_view(**view)
+    formula = fig.get_suptitle()
+    worked = fig.texts[-1].get_text().replace("\n", " ")
+    assert f"⌊({n} + 2·{p} − {k}) / {s}⌋ + 1 = {o}" in formula
+    assert "row and column of the padded input unused" in formula
+    assert worked.startswith(f"output({i}, {j}) = ")
+    assert worked.endswith(f"= {value:g} (cell {view['cell'] + 1} of "
+                           f"{o * o})")
+    assert worked.count("×") == terms.count("×") == k * k
+    widget = widgets.conv_explorer()
+    assert widget.png == figures.figure_png(fig)
+    first_figure = figures.plot_conv_step(
+        conv.example_input(5), conv.example_kernel(3),
+        np.zeros((3, 3)), 0, 0)
+    assert widget.png != figures.figure_png(first_figure)
+    assert f"p = {p}, s = {s}" in widget._repr_html_()
+
+
+def test_the_static_view_rejects_a_cell_outside_the_output():
+    with pytest.raises(ValueError, match="cell 9 is outside the 9 output"):
+        widgets.explorer_view(6, 3, 1, 2, 9)

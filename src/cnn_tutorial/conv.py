@@ -8,14 +8,77 @@ kernels [F, C, kh, kw], and "convolution" is cross-correlation::
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
-def output_size(n: int, k: int, pad: int = 0, stride: int = 1) -> int:
-    """Output length along one axis: floor((n + 2*pad - k) / stride) + 1."""
-    _check_geometry(n, k, pad, stride)
-    return (n + 2 * pad - k) // stride + 1
+
+def output_size(n: int, k: int, pad: int = 0, stride: int = 1,
+                dilation: int = 1) -> int:
+    """Output length along one axis: floor((n + 2*pad - k') / stride) + 1,
+    with k' = :func:`effective_kernel_size` (k itself when not dilated)."""
+    k_eff = effective_kernel_size(k, dilation)
+    _check_geometry(n, k_eff, pad, stride)
+    return (n + 2 * pad - k_eff) // stride + 1
+
+
+def effective_kernel_size(k: int, dilation: int = 1) -> int:
+    """The span of a k-tap kernel whose taps are ``dilation`` apart:
+    k + (k - 1)(dilation - 1)."""
+    if k < 1:
+        raise ValueError(f"kernel size must be >= 1, got {k}")
+    if dilation < 1:
+        raise ValueError(f"dilation must be >= 1, got {dilation}")
+    return k + (k - 1) * (dilation - 1)
+
+
+def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    """(height, width) from one int for both axes or a pair."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a (height, width) pair, "
+                         f"got {value!r}")
+    return pair
+
+
+def output_shape(
+    size: int | tuple[int, int], k: int | tuple[int, int],
+    pad: int | tuple[int, int] = 0, stride: int | tuple[int, int] = 1,
+    dilation: int | tuple[int, int] = 1,
+) -> tuple[int, int]:
+    """(H_out, W_out): :func:`output_size` on each axis with that axis's
+    kernel size, padding, stride and dilation (as ``nn.Conv2d`` takes
+    them: an int for both axes or a (height, width) pair)."""
+    return tuple(output_size(*axis) for axis in zip(
+        _pair(size, "input size"), _pair(k, "kernel size"),
+        _pair(pad, "padding"), _pair(stride, "stride"),
+        _pair(dilation, "dilation")))
+
+
+def unused_cells(n: int, k: int, pad: int = 0, stride: int = 1) -> int:
+    """Rows (or columns) at the end of the padded input that no window
+    reaches, because the formula's floor drops a partial step (the
+    convolution explorer greys them)."""
+    o = output_size(n, k, pad, stride)
+    return n + 2 * pad - ((o - 1) * stride + k)
+
+
+def dilate_kernel(kernel: np.ndarray, dilation: int) -> np.ndarray:
+    """The k' x k' kernel (k' = :func:`effective_kernel_size`) with zeros
+    between the taps: convolving with it equals the dilated convolution."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel must be 2-D [kh, kw], got {kernel.shape}")
+    kh, kw = kernel.shape
+    out = np.zeros((effective_kernel_size(kh, dilation),
+                    effective_kernel_size(kw, dilation)), kernel.dtype)
+    out[::dilation, ::dilation] = kernel
+    return out
 
 
 def _check_geometry(n: int, k: int, pad: int, stride: int) -> None:
@@ -305,15 +368,50 @@ def opponent_kernel(plus: int = 0, minus: int = 1) -> np.ndarray:
     return w
 
 
-def torch_output_size(n: int, k: int, pad: int = 0, stride: int = 1) -> int:
+def torch_output_size(n: int, k: int, pad: int = 0, stride: int = 1,
+                      dilation: int = 1) -> int:
     """The output side PyTorch's ``conv2d`` really produces, for checking
     :func:`output_size` against the real thing."""
+    return torch_output_shape(n, k, pad, stride, dilation)[-1]
+
+
+def torch_output_shape(
+    size: int | tuple[int, int], k: int | tuple[int, int],
+    pad: int | tuple[int, int] = 0, stride: int | tuple[int, int] = 1,
+    dilation: int | tuple[int, int] = 1,
+) -> tuple[int, int]:
+    """(H_out, W_out) of a real ``nn.Conv2d`` with these settings on one
+    image: :func:`output_shape` checked against the real thing."""
     import torch
 
-    x = torch.zeros(1, 1, n, n)
-    w = torch.zeros(1, 1, k, k)
-    return torch.nn.functional.conv2d(x, w, stride=stride,
-                                      padding=pad).shape[-1]
+    layer = torch.nn.Conv2d(1, 1, k, stride=stride, padding=pad,
+                            dilation=dilation, bias=False)
+    with torch.no_grad():
+        return tuple(layer(torch.zeros(1, 1, *_pair(size, "input size")))
+                     .shape[-2:])
+
+
+def as_linear(layer: nn.Conv2d) -> nn.Linear:
+    """The ``nn.Linear`` that a 1 x 1 ``nn.Conv2d`` applies at every pixel:
+    the same weights, reshaped [C_out, C_in, 1, 1] -> [C_out, C_in]."""
+    import torch
+
+    if layer.kernel_size != (1, 1) or layer.groups != 1:
+        raise ValueError(f"as_linear needs a 1 x 1 convolution without "
+                         f"groups, got {layer}")
+    linear = torch.nn.Linear(layer.in_channels, layer.out_channels,
+                             bias=layer.bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(layer.weight[:, :, 0, 0])
+        if layer.bias is not None:
+            linear.bias.copy_(layer.bias)
+    return linear
+
+
+def per_pixel(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``linear`` applied to the channel vector of every pixel of ``x``
+    [N, C, H, W]: move channels last, apply, move them back."""
+    return linear(x.movedim(1, -1)).movedim(-1, 1)
 
 
 def equivariance_error(

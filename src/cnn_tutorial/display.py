@@ -53,16 +53,45 @@ def markdown_table(
 
 def layer_table(model, input_shape: tuple[int, ...]) -> Markdown:
     """Every layer of ``model`` for one input of ``input_shape`` [C, H, W]:
-    type, output shape, parameters and multiply-adds, with the totals."""
+    type, output shape, parameters, multiply-adds and the bytes of its
+    output (activations) per image, with the totals."""
     from .params import layer_table as rows_of
 
     rows = rows_of(model, (1, *input_shape))
     return markdown_table(
-        ["layer", "type", "output shape", "parameters", "multiply-adds"],
+        ["layer", "type", "output shape", *COST_HEADERS],
         [*([r.name, r.kind, "×".join(map(str, r.output_shape[1:])),
-            fmt_int(r.params), fmt_int(r.macs)] for r in rows),
-         ["**total**", "", "", f"**{fmt_int(sum(r.params for r in rows))}**",
-          f"**{fmt_int(sum(r.macs for r in rows))}**"]])
+            *_costs(r)] for r in rows),
+         ["**total**", "", "", *_cost_totals(rows)]])
+
+
+COST_HEADERS = ("parameters", "multiply-adds", "activation bytes")
+
+
+def _costs(row) -> list[str]:
+    return [fmt_int(row.params), fmt_int(row.macs),
+            fmt_int(row.activation_bytes)]
+
+
+def _cost_totals(rows) -> list[str]:
+    return [f"**{fmt_int(sum(getattr(r, key) for r in rows))}**"
+            for key in ("params", "macs", "activation_bytes")]
+
+
+def walkthrough_table(model, input_shape: tuple[int, ...]) -> Markdown:
+    """A sequential ``model`` layer by layer for one input of
+    ``input_shape``: the output-size formula's arithmetic, the shape it
+    predicts, the shape a forward pass gives, and the costs, with totals."""
+    from .params import walkthrough
+
+    rows = walkthrough(model, input_shape)
+    return markdown_table(
+        ["layer", "by the formula", "predicted", "forward pass",
+         *COST_HEADERS],
+        [*([w.layer.name, w.formula, "×".join(map(str, w.predicted_shape)),
+            "×".join(map(str, w.layer.output_shape[1:])),
+            *_costs(w.layer)] for w in rows),
+         ["**total**", "", "", "", *_cost_totals([w.layer for w in rows])]])
 
 
 def points(a: float, b: float) -> str:

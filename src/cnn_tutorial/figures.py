@@ -307,6 +307,45 @@ def plot_conv_step(
     return fig
 
 
+def plot_explorer_view(
+    x: np.ndarray, kernel: np.ndarray, out: np.ndarray, cell: int,
+    stride: int, padding: int, formula: str, worked: str,
+) -> Figure:
+    """One step of the convolution explorer, as it shows it: the formula
+    line, the padded input with the window of output cell number ``cell``
+    (row by row) and the cells no window reaches greyed, the kernel, the
+    output filled up to that cell, and the cell's worked sum."""
+    x, kernel, out = _as_array(x), _as_array(kernel), _as_array(out)
+    xp, k, o = np.pad(x, padding), kernel.shape[0], out.shape[0]
+    i, j = divmod(cell, o)
+    reach = (o - 1) * stride + k
+    fig, axes = _figure(1, 3, (4.3, 2.5),
+                        width_ratios=[xp.shape[1], k + 1, o + 1])
+    _draw_grid(axes[0, 0], xp, INPUT_CMAP, pad=padding)
+    for r, c in np.ndindex(xp.shape):
+        if r >= reach or c >= reach:       # no window reaches these cells
+            axes[0, 0].add_patch(Rectangle(
+                (c - 0.5, r - 0.5), 1, 1, facecolor="#bdbdbd", alpha=0.85,
+                edgecolor="white", zorder=4))
+    _window(axes[0, 0], i * stride, j * stride, k, k)
+    axes[0, 0].set_title("padded input")
+    _draw_grid(axes[0, 1], kernel, SIGNED_CMAP, signed=True)
+    axes[0, 1].set_title("kernel")
+    _draw_grid(axes[0, 2], out, OUTPUT_CMAP)
+    for r, c in np.ndindex(out.shape):
+        if r * o + c > cell:               # not computed yet
+            axes[0, 2].add_patch(Rectangle(
+                (c - 0.5, r - 0.5), 1, 1, facecolor="white",
+                edgecolor="#d9d9d9", zorder=4))
+    axes[0, 2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                   edgecolor=WINDOW_EDGE, lw=3,
+                                   clip_on=False, zorder=5))
+    axes[0, 2].set_title("output")
+    fig.suptitle(formula, fontsize=10)
+    fig.text(0.5, 0.0, worked, ha="center", va="top", fontsize=10)
+    return fig
+
+
 def plot_conv_positions(
     n: int, k: int, padding: int = 0, stride: int = 1, max_panels: int = 9
 ) -> Figure:

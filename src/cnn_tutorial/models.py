@@ -4,6 +4,7 @@ CIFAR-10 ladder."""
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -147,6 +148,24 @@ def digits_models(seed: int = 0) -> dict[str, nn.Module]:
     """The MLP and CNN the live cells compare on the 8x8 digits, each
     initialised from ``seed`` by its own constructor."""
     return {"MLP": digits_mlp(seed), "CNN": digits_cnn(seed=seed)}
+
+
+def lenet5(seed: int = 0) -> nn.Sequential:
+    """LeNet-5 (LeCun et al. 1998) for 1 x 32 x 32 images, as it is
+    usually rebuilt today (chapter 3): the paper's layer sizes, with ReLU
+    and max pooling for its scaled tanh and trainable subsampling, every C3
+    map connected to all six S2 maps, and a linear output layer."""
+    torch.manual_seed(seed)
+    return nn.Sequential(OrderedDict([
+        ("C1", nn.Conv2d(1, 6, 5)), ("relu1", nn.ReLU()),
+        ("S2", nn.MaxPool2d(2)),
+        ("C3", nn.Conv2d(6, 16, 5)), ("relu3", nn.ReLU()),
+        ("S4", nn.MaxPool2d(2)),
+        ("C5", nn.Conv2d(16, 120, 5)), ("relu5", nn.ReLU()),
+        ("flatten", nn.Flatten()),
+        ("F6", nn.Linear(120, 84)), ("relu6", nn.ReLU()),
+        ("output", nn.Linear(84, 10)),
+    ]))
 
 
 def permuted_twin(mlp: MLP, perm: torch.Tensor) -> MLP:

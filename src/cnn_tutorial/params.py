@@ -5,6 +5,7 @@ elements of a module's parameters, so the table cannot drift from PyTorch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -102,14 +103,16 @@ def growth_curve(
 
 @dataclass(frozen=True)
 class LayerRow:
-    """A leaf layer: its name, type, output shape, parameter count and
-    multiply-adds per image."""
+    """A leaf layer: its name, type, output shape, parameter count,
+    multiply-adds per image and the bytes its output (the activations the
+    next layer reads, kept for the backward pass) takes per image."""
 
     name: str
     kind: str
     output_shape: tuple[int, ...]
     params: int
     macs: int
+    activation_bytes: int = 0
 
 
 def layer_macs(layer: nn.Module, output: torch.Tensor) -> int:
@@ -136,7 +139,8 @@ def layer_table(
     with torch.no_grad():
         outputs = capture_outputs(model, torch.zeros(input_shape), leaves)
     return [LayerRow(name, type(leaves[name]).__name__, tuple(out.shape),
-                     count_params(leaves[name]), layer_macs(leaves[name], out))
+                     count_params(leaves[name]), layer_macs(leaves[name], out),
+                     out[0].numel() * out.element_size())
             for name, out in outputs.items()]
 
 
@@ -145,3 +149,62 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     ([C, H, W], or [1, C, H, W])."""
     shape = input_shape if len(input_shape) == 4 else (1, *input_shape)
     return sum(row.macs for row in layer_table(model, shape))
+
+
+@dataclass(frozen=True)
+class WalkRow:
+    """One layer of a walk-through: the output shape the output-size
+    formula predicts (with its arithmetic) beside the measured row."""
+
+    formula: str
+    predicted_shape: tuple[int, ...]
+    layer: LayerRow
+
+
+def formula_shape(layer: nn.Module, shape: tuple[int, ...]
+                  ) -> tuple[tuple[int, ...], str]:
+    """The output shape (one image, no batch axis) of ``layer`` for an input
+    of ``shape``, by the output-size formula for convolutions and pooling
+    (with its arithmetic, e.g. "⌊(32 + 2·0 − 5)/1⌋ + 1 = 28"), by the
+    layer's size for Linear and Flatten, unchanged otherwise."""
+    from .conv import effective_kernel_size, output_size
+
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        channels, h, w = shape
+        pair = [(v, v) if isinstance(v, int) else tuple(v) for v in (
+            layer.kernel_size, layer.padding, layer.stride,
+            getattr(layer, "dilation", 1))]
+        sides = [output_size(n, *axis) for n, axis in
+                 zip((h, w), zip(*pair))]
+        texts = [f"⌊({n} + 2·{p} − {effective_kernel_size(k, d)})/{s}⌋"
+                 f" + 1 = {o}" for n, k, p, s, d, o
+                 in zip((h, w), *pair, sides)]
+        if isinstance(layer, nn.Conv2d):
+            channels = layer.out_channels
+        text = texts[0] if texts[0] == texts[1] else " by ".join(texts)
+        return (channels, *sides), text
+    if isinstance(layer, nn.Linear):
+        return (layer.out_features,), f"{layer.out_features} units"
+    if isinstance(layer, nn.Flatten):
+        size = math.prod(shape)
+        return (size,), " × ".join(map(str, shape)) + f" = {size}"
+    return tuple(shape), "unchanged"
+
+
+def walkthrough(model: nn.Sequential, input_shape: tuple[int, ...]
+                ) -> list[WalkRow]:
+    """Every layer of a sequential ``model`` for one image of
+    ``input_shape`` [C, H, W]: the shape the formula predicts, chained
+    layer to layer, beside what a forward pass measures."""
+    shape, rows = tuple(input_shape), []
+    leaves = [m for _, m in model.named_modules(remove_duplicate=False)
+              if not list(m.children())]
+    if not isinstance(model, nn.Sequential) or \
+            len({id(m) for m in leaves}) != len(leaves):
+        raise ValueError("walkthrough needs an nn.Sequential whose layers "
+                         "each appear once, in the order they run")
+    for module, row in zip(leaves, layer_table(model, (1, *input_shape)),
+                           strict=True):
+        shape, text = formula_shape(module, shape)
+        rows.append(WalkRow(text, shape, row))
+    return rows

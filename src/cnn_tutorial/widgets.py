@@ -129,20 +129,68 @@ def conv_explorer_config(start: dict[str, int] | None = None) -> dict:
     }
 
 
-def conv_explorer(start: dict[str, int] | None = None) -> Widget:
-    """The convolution explorer, starting at ``start`` (n, k, p, s)."""
-    config = conv_explorer_config(start)
-    n, k, p, s = (config["start"][key] for key in "nkps")
+# the step of the explorer its static view shows: padding, stride, a
+# greyed row and column, and a positive output (the stroke on the left)
+FALLBACK_VIEW = {"n": 6, "k": 3, "p": 1, "s": 2, "cell": 5}
+
+
+def explorer_view(n: int, k: int, p: int, s: int, cell: int) -> Figure:
+    """What the explorer shows at these settings after stepping to output
+    cell number ``cell`` (its static view, for readers without JavaScript
+    and on paper): the same formula line and worked sum as the widget."""
     x, kernel = conv.example_input(n), conv.example_kernel(k)
     out = conv.conv2d(x[None, None], kernel[None, None], padding=p,
                       stride=s)[0, 0]
-    fallback = figures.plot_conv_step(x, kernel, out, 0, 0, stride=s,
-                                      padding=p)
+    o = out.shape[0]
+    if not 0 <= cell < o * o:
+        raise ValueError(f"conv explorer: cell {cell} is outside the "
+                         f"{o * o} output cells")
+    i, j = divmod(cell, o)
+    terms, value = conv.worked_sum(x, kernel, i, j, stride=s, padding=p)
+    formula = (f"n = {n}, k = {k}, p = {p}, s = {s}:  n_out = "
+               f"⌊({n} + 2·{p} − {k}) / {s}⌋ + 1 = {o}")
+    left = conv.unused_cells(n, k, p, s)
+    if left:
+        rows = "row and column" if left == 1 else \
+            f"{left} rows and columns"
+        formula += f"\nthe last {rows} of the padded input unused (grey)"
+    worked = _wrap(f"output({i}, {j}) = {terms} = "
+                   f"{value:g}".replace("-", "\u2212"), 44)
+    return figures.plot_explorer_view(
+        x, kernel, out, cell, s, p, formula,
+        f"{worked}\n(cell {cell + 1} of {o * o})")
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken at " + " into lines of at most ``width`` characters."""
+    lines = [""]
+    for part in text.split(" + "):
+        piece = part if not lines[-1] else f" + {part}"
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append(f"+ {part}")
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
+
+
+def conv_explorer(start: dict[str, int] | None = None) -> Widget:
+    """The convolution explorer, starting at ``start`` (n, k, p, s); its
+    static view shows one step of it (:data:`FALLBACK_VIEW`)."""
+    config = conv_explorer_config(start)
+    view = FALLBACK_VIEW
+    n, k, p, s = (view[key] for key in "nkps")
+    fallback = explorer_view(**view)
+    i, j = divmod(view["cell"], conv.output_size(n, k, p, s))
     return _widget(
         "conv-explorer", config, fallback,
-        alt=f"A {n} by {n} input, a {k} by {k} kernel and the output, with "
-            "the window of output cell (0, 0) marked.",
-        note="Static view: the interactive explorer needs JavaScript.")
+        alt=f"The explorer at n = {n}, k = {k}, p = {p}, s = {s}: a {n} by "
+            f"{n} input in a dashed ring of padding, its last row and "
+            f"column greyed, the window of output cell ({i}, {j}), the "
+            "kernel, the output filled up to that cell, and the cell's "
+            "products written out.",
+        note=f"Static view: one step of the explorer (n = {n}, k = {k}, "
+             f"p = {p}, s = {s}). The interactive explorer needs "
+             "JavaScript.")
 
 
 def probabilities(model: nn.Module, pixels: np.ndarray) -> np.ndarray:
