@@ -144,3 +144,18 @@ def test_tiny_numbers_in_scientific_notation():
 def test_numbers_use_a_true_minus():
     assert display.fmt_number(-8.0) == "\u22128"
     assert display.fmt_number(2.5) == "2.5"
+
+
+def test_layer_tables_show_the_activation_bytes_per_layer():
+    from cnn_tutorial import models
+    from cnn_tutorial.display import layer_table, walkthrough_table
+
+    lines = layer_table(models.digits_cnn(seed=0), (1, 8, 8)).data
+    header, _, first, *_, total = lines.splitlines()
+    assert header.endswith("| multiply-adds | activation bytes |")
+    assert first == "| block1.0 | Conv2d | 32×8×8 | 320 | 18\u202f432 | " \
+        "8\u202f192 |"                              # 32*8*8 float32 values
+    assert total.endswith("| **330\u202f368** |  |")
+    lenet = walkthrough_table(models.lenet5(), (1, 32, 32)).data
+    assert "| C1 | ⌊(32 + 2·0 − 5)/1⌋ + 1 = 28 | 6×28×28 | 6×28×28 | 156 " \
+        "| 117\u202f600 | 18\u202f816 |" in lenet

@@ -74,8 +74,10 @@ def _costs(row) -> list[str]:
 
 
 def _cost_totals(rows) -> list[str]:
-    return [f"**{fmt_int(sum(getattr(r, key) for r in rows))}**"
-            for key in ("params", "macs", "activation_bytes")]
+    """Totals of parameters and multiply-adds; none for the bytes (a
+    Flatten's output is a view of its input: the sum would overcount)."""
+    return [*(f"**{fmt_int(sum(getattr(r, key) for r in rows))}**"
+              for key in ("params", "macs")), ""]
 
 
 def walkthrough_table(model, input_shape: tuple[int, ...]) -> Markdown:
