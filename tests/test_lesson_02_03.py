@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 from conftest import ROOT
-from test_book import text_of
+from test_book import text_of as raw_text_of
 
 from cnn_tutorial import conv, data, figures, lesson, models, params, widgets
 from cnn_tutorial.display import fmt_int, fmt_pct
@@ -117,6 +117,13 @@ def test_chapter3_exercises_count_right(built_book):
     assert f"{k - 1}, fewer values than the signal" in text
     assert "padding 2, since ⌊(28 + 2·2 − 5)/1⌋ + 1 = 28" in text
     assert "to 10 scores" in text
+
+
+def text_of(page) -> str:
+    """The page's text, without the spaces the tags around a glued value
+    leave ("( 78 % )" -> "(78 %)") and with straight apostrophes."""
+    text = re.sub(r"\(\s+", "(", raw_text_of(page))
+    return re.sub(r"\s+([),.])", r"\1", text).replace("\u2019", "'")
 
 
 def _tables(page) -> str:
