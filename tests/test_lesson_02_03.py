@@ -108,6 +108,18 @@ def test_chapter3_walks_lenet5_through_the_formula(built_book):
         in text
 
 
+def test_chapter3_receptive_fields_arithmetic_and_gradients_agree(
+        built_book):
+    rows = [line.split(" | ") for line in _tables(built_book / CH3)
+            .splitlines() if re.match(r"\| (conv|pool)\d ", line)]
+    assert [r[0].strip("| ") for r in rows] == ["conv1", "pool1", "conv2",
+                                                "pool2"]
+    assert all(r[1] == r[3].strip(" |") for r in rows), rows
+    conv2 = rows[2][1]
+    assert f"{conv2}: conv1 units see {rows[0][1]}, pool1 units " \
+        f"{rows[1][1]} with the jump doubled" in text_of(built_book / CH3)
+
+
 def test_chapter3_exercises_count_right(built_book):
     text = text_of(built_book / CH3)
     signal, pattern = data.pattern_signal(starts=(30, 95, 150), seed=0)
