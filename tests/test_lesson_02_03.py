@@ -135,7 +135,7 @@ def text_of(page) -> str:
     """The page's text, without the spaces the tags around a glued value
     leave ("( 78 % )" -> "(78 %)") and with straight apostrophes."""
     text = re.sub(r"\(\s+", "(", raw_text_of(page))
-    return re.sub(r"\s+([),.])", r"\1", text).replace("\u2019", "'")
+    return re.sub(r"\s+([),.:;])", r"\1", text).replace("\u2019", "'")
 
 
 def _tables(page) -> str:
