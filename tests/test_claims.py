@@ -70,9 +70,9 @@ def test_shifts_hurt_both_and_the_cnn_keeps_more(claims):
 def test_a_gap_head_keeps_more_under_shifts_but_far_from_invariance(claims):
     """Chapter 3: the GAP CNN (fewer parameters: test_models) keeps more of
     its accuracy than the dense-head CNN at 1 and 2 pixels with every seed;
-    on unshifted digits 'the dense head was ahead with most seeds, never by
-    much more than a point'; it still loses far more than the augmented
-    CNN."""
+    on unshifted digits 'over the ten seeds tested (0 to 9) the two heads
+    stayed within GAP_VS_DENSE_WITHIN of each other, the dense head ahead
+    with most seeds'; it still loses far more than the augmented CNN."""
     unshifted = []
     for seed, c in claims.items():
         gap, dense = c["CNN, GAP head"], c["CNN"]
@@ -82,7 +82,8 @@ def test_a_gap_head_keeps_more_under_shifts_but_far_from_invariance(claims):
         assert gap["shift1"] < 0.8 < aug["shift1"], seed
         assert aug["shift2"] > gap["shift2"] + 0.3, seed
         unshifted.append(gap["original"] - dense["original"])
-    assert max(map(abs, unshifted)) < 0.015, unshifted
+    assert max(map(abs, unshifted)) < experiments.GAP_VS_DENSE_WITHIN, \
+        unshifted
     assert sum(u < 0 for u in unshifted) > len(unshifted) / 2, unshifted
 
 

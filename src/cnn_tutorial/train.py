@@ -147,6 +147,28 @@ def accuracy_in_train_mode(model: nn.Module, split: Split,
     return correct / len(split)
 
 
+@torch.no_grad()
+def running_stats_shift(model: nn.Module, x: torch.Tensor) -> float:
+    """How far one forward pass of ``x``, in the mode ``model`` is in,
+    moves its BatchNorm running means and variances (the largest absolute
+    change; the pass keeps the change). 0 in eval mode; in training mode
+    they move even when every parameter is frozen (``requires_grad``
+    off): freezing stops gradient steps, not BatchNorm's averaging."""
+    layers = [m for m in model.modules() if isinstance(
+        m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))]
+    if not layers:
+        raise ValueError("the model has no BatchNorm layer")
+
+    def stats() -> list[torch.Tensor]:
+        return [torch.cat([m.running_mean, m.running_var]).clone()
+                for m in layers]
+
+    before = stats()
+    model(x)
+    return max((after - b).abs().max().item()
+               for after, b in zip(stats(), before))
+
+
 def misclassified(
     model: nn.Module, split: Split
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -134,6 +134,9 @@ for _field, (_text, _slugs) in PER_RUN.items():
     for _slug in _slugs:
         number(f"cifar_{_slug}_{_field}")(_text(_slug))
 number("cifar_step_gap")(_step(RUNS["gap"]))
+# chapter 5's self-check: the tutorial CNN's own changes beside that step
+for _slug in ("cnn_bn", "cnn_aug"):
+    number(f"cifar_step_{_slug}")(_step(RUNS[_slug]))
 
 
 # --- protocol and settings
@@ -348,6 +351,11 @@ _transfer("source_acc")(lambda c: fmt_spread(report.Spread.of(
 _transfer("seeds")(lambda c: f"{count_word(len(c.metrics['transfer']['seeds']))} seed{'s' * (len(c.metrics['transfer']['seeds']) > 1)}")  # noqa: E501
 _transfer("lr")(lambda c: f"{_first_recipe(c)['lr']:g}")
 _transfer("batch")(lambda c: str(_first_recipe(c)["batch_size"]))
+# the backbone's training images: the source classes' share of the
+# (stratified) fitting split
+_transfer("source_images")(lambda c: fmt_int(round(
+    c.metrics["data"]["fit_size"] * len(c.metrics["transfer"][
+        "source_classes"]) / len(c.metrics["classes"]))))
 _transfer("test_images")(lambda c: fmt_int(round(
     c.metrics["data"]["test_size"] * len(c.metrics["transfer"][
         "target_classes"]) / len(c.metrics["classes"]))))
@@ -369,6 +377,9 @@ for _n in TRANSFER.labels_per_class:
         c.metrics["transfer"]["recipe"][str(n)]["epochs"]
         * -(-n * len(c.metrics["transfer"]["target_classes"])
             // c.metrics["transfer"]["recipe"][str(n)]["batch_size"])))
+    _transfer(f"{_n}_epoch_steps")(lambda c, n=_n: fmt_int(
+        -(-n * len(c.metrics["transfer"]["target_classes"])
+          // c.metrics["transfer"]["recipe"][str(n)]["batch_size"])))
     _transfer(f"{_n}_fine_gain")(lambda c, n=_n: points_range(
         report.transfer_gain(c, n, "fine-tune everything", "from scratch")))
     _transfer(f"{_n}_frozen_gain")(lambda c, n=_n: points_range(
