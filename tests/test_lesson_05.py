@@ -71,7 +71,7 @@ def test_the_transfer_budget_arithmetic(cache):
 
 @pytest.fixture(scope="module")
 def page(built_book):
-    return built_book / "05_real_world.html"
+    return built_book / "book" / "05_real_world.html"
 
 
 @pytest.mark.book
@@ -81,7 +81,7 @@ def test_batchnorm_on_digits_is_stated_in_errors(page, trained_cnn, digits):
     suite's own seed-0 CNN's."""
     text = text_of(page)
     m = re.search(r"Fewer, with this seed: (\d+) wrong instead of (\d+) "
-                  r"\(([\d.]+\u202f%) against ([\d.]+\u202f%)\)", text)
+                  r"\(\s*([\d.]+\u202f%) against ([\d.]+\u202f%)\s*\)", text)
     assert m, "the BatchNorm answer is missing"
     bn_errors, cnn_errors = int(m[1]), int(m[2])
     n = len(digits.test)
@@ -109,7 +109,7 @@ def test_the_page_is_a_lesson_a_reader_sees(page):
     bound = f"{100 * experiments.GAP_VS_DENSE_WITHIN:g}"
     assert f"stayed within {bound} points of each other" in text
     m = re.search(r"in training mode the BatchNorm running statistics moved "
-                  r"by up to (\d+\.\d\d); in eval mode by 0\.", text)
+                  r"by up to (\d+\.\d\d)\s*; in eval mode by 0\s*\.", text)
     assert m and float(m[1]) > 0
     dropdown = raw.split("The learning curves of the trained rungs", 1)[1]
     dropdown = dropdown.split("</details>", 1)[0]
