@@ -222,7 +222,7 @@ def lesson_problems(text: str, name: str) -> list[str]:
 # chapters still being cut to lesson size (issue 26); each leaves this set
 # when it passes, and an xfail that starts passing fails (strict)
 NOT_YET_LESSONS = {"02_convolution", "03_layers",
-                   "04_opened_up", "05_real_world", "06_attribution"}
+                   "04_opened_up", "05_real_world"}
 
 
 @pytest.mark.parametrize("page", [
