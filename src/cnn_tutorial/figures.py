@@ -746,7 +746,7 @@ def plot_attribution(images, maps: Mapping[str, Sequence],
     method (``maps``: name -> [N, H, W]), each scaled to its own range on
     the sequential map, or, for the methods in ``signed``, on the diverging
     map shared by those maps. ``labels`` title the images. The figure is
-    the column's width (6.9 in) with 13-point titles, so that at phone
+    the column's width (6.9 in) with 14-point titles, so that at phone
     width (about half as wide) they still read at about 10 pixels; a
     method's name breaks at its first space."""
     names = list(maps)
@@ -765,7 +765,7 @@ def plot_attribution(images, maps: Mapping[str, Sequence],
     rgb = image_tiles(tiles, flags, ATTRIBUTION_CMAP, scale_rgb=False)
     ncols = 1 + len(names)
     return tile_mosaic(rgb, titles, ncols=ncols, tile=6.9 / ncols,
-                       title_pt=13)
+                       title_pt=14)
 
 
 def plot_class_images(images, classes: Sequence[str],
@@ -776,7 +776,7 @@ def plot_class_images(images, classes: Sequence[str],
     titles = [f"{c}\n{100 * float(p):.0f}\u202f%"
               for c, p in zip(classes, probability)]
     return image_grid(images, titles, ncols=5, tile=6.9 / 5,
-                      scale_rgb=False, title_pt=13)
+                      scale_rgb=False, title_pt=14)
 
 
 def plot_seed_dots(rows: Sequence[tuple[str, Sequence[float]]],

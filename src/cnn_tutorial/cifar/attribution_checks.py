@@ -187,7 +187,8 @@ def table(checks: dict) -> Markdown:
                    for d in ("deletion", "deletion_blur"))])
     return markdown_table(
         ["method", "ρ, top layer randomised", "ρ, all layers randomised",
-         "drop, top 10 % greyed", "drop, top 10 % blurred"], rows)
+         "drop, top 10 % greyed", "drop, top 10 % blurred"],
+        [[str(v).replace("-", "\u2212") for v in row] for row in rows])
 
 
 def main(argv: list[str] | None = None) -> int:
