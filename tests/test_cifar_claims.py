@@ -16,7 +16,6 @@ from cnn_tutorial.cifar.runs import SEEDS, steps
 # What the prose's words mean, as fractions
 ABOUT_A_POINT = 0.015            # "changes by about a point"
 LITTLE_RESEMBLANCE = 0.15        # "keep little resemblance": |rho|
-ABOUT_AS_RANDOM = 0.05           # "do about as well as random pixels"
 
 
 @pytest.fixture(scope="module")
@@ -174,29 +173,29 @@ def test_forgetting_eval_costs_most_with_class_ordered_batches(cache):
 
 
 def test_attribution_checks_as_the_prose_reads_them(cache):
-    """Chapter 3b: after randomising every layer, the gradient, occlusion
-    and Grad-CAM maps keep less resemblance than SmoothGrad's, and
-    integrated gradients' the most; Grad-CAM already loses it when only
-    the output layer is randomised; deleting the pixels integrated
-    gradients or occlusion rank highest costs far more than random pixels,
-    the gradient's and SmoothGrad's about as much, with any seed, Grad-CAM's
-    less; integrated gradients are complete to well under 1 % in the
-    median."""
-    from cnn_tutorial.cifar.present import ROBUST, WEAK
+    """Chapter 6, on every cached seed (grey deletion): after randomising
+    every layer, the gradient, occlusion and Grad-CAM maps keep little
+    resemblance, less than integrated gradients'; Grad-CAM already loses
+    it when only the output layer is randomised; the pixels integrated
+    gradients or occlusion rank highest cost far more than random pixels
+    and than the gradient's and Grad-CAM's, Grad-CAM's less than random;
+    integrated gradients are complete to well under 1 % in the median.
+    (SmoothGrad's cached checks used an older noise: see
+    tests/test_lesson_06.py for the seed-0 checks the page shows.)"""
+    from cnn_tutorial.cifar.present import ROBUST
 
     for seed in cache.metrics["attribution"]["seeds"]:
         m = seed["methods"]
         robust = max(abs(m[k]["randomisation"][-1]) for k in ROBUST)
         assert robust <= LITTLE_RESEMBLANCE, robust
-        assert robust < m["SmoothGrad"]["randomisation"][-1]
-        assert m["SmoothGrad"]["randomisation"][-1] < \
-            m["integrated gradients"]["randomisation"][-1]
+        assert robust < m["integrated gradients"]["randomisation"][-1]
         assert abs(m["Grad-CAM"]["randomisation"][0]) < 0.1
         d = {k: v["deletion"] for k, v in m.items()}
         for k in ("integrated gradients", "occlusion"):
             assert d[k]["top"] - d[k]["random"] > 0.25, k
-        for k in WEAK:
-            assert abs(d[k]["top"] - d[k]["random"]) <= ABOUT_AS_RANDOM, k
+            assert d[k]["top"] > max(d["gradient"]["top"],
+                                     d["Grad-CAM"]["top"]), k
+        assert d["gradient"]["top"] > d["gradient"]["random"]
         assert d["Grad-CAM"]["top"] < d["Grad-CAM"]["random"]
     median, within = report.completeness(cache)
     assert median < 0.005 and within > 0.9

@@ -4,12 +4,14 @@ that show whether a map explains the model or only the image.
 Every method of :data:`METHODS` is ``fn(model, x, target) -> [N, H, W]``:
 ``x`` standardised images [N, C, H, W], ``target`` the class per image, one
 map per image with the channels combined. The gradient methods, integrated
-gradients and Grad-CAM come from captum; occlusion is written out here, as
-the lesson: grey out a patch, watch the probability.
+gradients and Grad-CAM come from captum (SmoothGrad adds its noise here,
+scaled to each image's range); occlusion is written out here, as the
+lesson: grey out a patch, watch the probability.
 """
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,16 +24,21 @@ with warnings.catch_warnings():   # captum imports tqdm.auto, which warns
         IntegratedGradients,
         LayerAttribution,
         LayerGradCam,
-        NoiseTunnel,
         Saliency,
     )
 from torch import nn
+from torchvision.transforms.functional import gaussian_blur
 
 OCCLUSION_PATCH = 4
 OCCLUSION_STRIDE = 2
 IG_STEPS = 64
 SMOOTHGRAD_SAMPLES = 25
-SMOOTHGRAD_NOISE = 0.15      # standard deviation, in standardised units
+# the noise's standard deviation as a share of each image's range of
+# values, max - min: the middle of the 10-20 % Smilkov et al. recommend
+SMOOTHGRAD_NOISE = 0.15
+DELETION_SHARE = 0.1         # of the pixels, deleted by the deletion check
+BLUR_SIGMA = 2.0             # pixels, the blur of the deletion check
+DELETION_FILLS = ("mean", "blur")
 
 
 def _check(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> None:
@@ -82,16 +89,23 @@ def saliency(model: nn.Module, x: torch.Tensor, target: torch.Tensor
 
 
 def smoothgrad(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
-               seed: int = 0) -> torch.Tensor:
-    """Saliency averaged over noisy copies of the image (Smilkov et al.
-    2017); seeded, so the same call gives the same map."""
+               noise: float = SMOOTHGRAD_NOISE,
+               samples: int = SMOOTHGRAD_SAMPLES, seed: int = 0
+               ) -> torch.Tensor:
+    """|gradient| averaged over ``samples`` noisy copies of each image, the
+    largest over the colour channels (Smilkov et al. 2017); the noise's
+    standard deviation is ``noise`` times the image's max - min. Seeded:
+    the same call gives the same map."""
     _check(model, x, target)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        grads = NoiseTunnel(Saliency(model)).attribute(
-            x, nt_type="smoothgrad", nt_samples=SMOOTHGRAD_SAMPLES,
-            stdevs=SMOOTHGRAD_NOISE, target=target, abs=True)
-    return grads.amax(1).detach()
+    sigma = noise * (x.amax((1, 2, 3)) - x.amin((1, 2, 3)))
+    generator = torch.Generator().manual_seed(seed)
+    gradient = Saliency(model)
+    total = torch.zeros_like(x)
+    for _ in range(samples):
+        noisy = x + sigma.view(-1, 1, 1, 1) * torch.randn(
+            x.shape, generator=generator)
+        total += gradient.attribute(noisy, target=target, abs=True)
+    return (total / samples).amax(1).detach()
 
 
 def integrated_gradients_full(model: nn.Module, x: torch.Tensor,
@@ -110,8 +124,12 @@ def integrated_gradients_full(model: nn.Module, x: torch.Tensor,
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor,
                          target: torch.Tensor) -> torch.Tensor:
-    """Integrated gradients, summed over the colour channels (signed)."""
-    return integrated_gradients_full(model, x, target)[0].sum(1)
+    """Integrated gradients from the all-zero (mean-colour) baseline,
+    summed over the colour channels (signed)."""
+    _check(model, x, target)
+    return IntegratedGradients(model).attribute(
+        x, baselines=torch.zeros_like(x), target=target,
+        n_steps=IG_STEPS).sum(1).detach()
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
@@ -134,6 +152,37 @@ METHODS: dict[str, Method] = {
     "occlusion": occlusion,
     "Grad-CAM": grad_cam,
 }
+
+
+@dataclass(frozen=True)
+class Passes:
+    """Passes through the model per image: forward, and backward from its
+    output."""
+
+    forward: int
+    backward: int
+
+
+def passes_per_image(method: Method, model: nn.Module, x: torch.Tensor,
+                     target: torch.Tensor) -> Passes:
+    """Count, with hooks, the images ``method`` sends through ``model``
+    and the gradients it sends back from the model's output, per image."""
+    counts = {"forward": 0, "backward": 0}
+
+    def count(kind: str, n: int) -> None:
+        counts[kind] += n
+
+    def on_forward(_module, _inputs, out: torch.Tensor) -> None:
+        count("forward", len(out))
+        if out.requires_grad:
+            out.register_hook(lambda grad: count("backward", len(grad)))
+
+    handle = model.register_forward_hook(on_forward)
+    try:
+        method(model, x, target)
+    finally:
+        handle.remove()
+    return Passes(counts["forward"] // len(x), counts["backward"] // len(x))
 
 
 # --- sanity checks -------------------------------------------------------
@@ -173,19 +222,32 @@ def randomised_from_top(model: nn.Module, layers: list[str], seed: int = 0
 @dataclass(frozen=True)
 class Deletion:
     """Mean drop of the true class's probability when a share of the
-    pixels is greyed out: the most-attributed ones, or random ones."""
+    pixels is deleted: the most-attributed ones, or random ones."""
 
     top: float
     random: float
 
 
+def filled(x: torch.Tensor, fill: str) -> torch.Tensor:
+    """What a deleted pixel becomes: ``"mean"``, the mean colour (0 in
+    standardised images, the grey of occlusion and of the integrated
+    gradients' baseline), or ``"blur"``, the image blurred by a Gaussian
+    of :data:`BLUR_SIGMA` pixels."""
+    if fill == "mean":
+        return torch.zeros_like(x)
+    if fill == "blur":
+        radius = math.ceil(3 * BLUR_SIGMA)
+        return gaussian_blur(x, [2 * radius + 1] * 2, [BLUR_SIGMA] * 2)
+    raise ValueError(f"fill must be one of {DELETION_FILLS}, got {fill!r}")
+
+
 @torch.no_grad()
 def deletion(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
-             maps: torch.Tensor, share: float = 0.1, seed: int = 0
-             ) -> Deletion:
-    """Grey out (set to 0, the mean colour) the ``share`` of pixels with
-    the largest ``maps`` values, all channels, and compare the mean drop
-    in the target probability with greying out as many random pixels."""
+             maps: torch.Tensor, share: float = DELETION_SHARE, seed: int = 0,
+             fill: str = "mean") -> Deletion:
+    """Delete (replace by :func:`filled` ``fill``) the ``share`` of pixels
+    with the largest ``maps`` values, all channels, and compare the mean
+    drop in the target probability with deleting as many random pixels."""
     if maps.shape != (x.shape[0], *x.shape[2:]):
         raise ValueError(f"maps must be [N, H, W] = {(x.shape[0],)}"
                          f"{tuple(x.shape[2:])}, got {tuple(maps.shape)}")
@@ -194,13 +256,15 @@ def deletion(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     k = round(share * h * w)
     rows = torch.arange(n)
     base = model(x).softmax(1)[rows, target]
+    replacement = filled(x, fill)
     generator = torch.Generator().manual_seed(seed)
 
     def drop(pixels: torch.Tensor) -> float:
-        mask = torch.ones(n, h * w)
-        mask.scatter_(1, pixels, 0.0)
-        greyed = x * mask.view(n, 1, h, w)
-        return (base - model(greyed).softmax(1)[rows, target]).mean().item()
+        keep = torch.ones(n, h * w)
+        keep.scatter_(1, pixels, 0.0)
+        keep = keep.view(n, 1, h, w)
+        deleted = x * keep + replacement * (1 - keep)
+        return (base - model(deleted).softmax(1)[rows, target]).mean().item()
 
     top = maps.flatten(1).argsort(1, descending=True)[:, :k]
     random = torch.stack([torch.randperm(h * w, generator=generator)[:k]
@@ -274,9 +338,11 @@ def sanity_checks(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     """The three checks of each of ``methods`` (default: all) on images
     ``x``: rank correlation of each map with the maps of the model
     randomised from the top (``layers``, one more at a time; absolute
-    values), the deletion check (top 10 % vs random 10 % of the pixels),
-    and, if integrated gradients are among them, their completeness (the
-    relative error per image, with :data:`COMPLETENESS_STEPS` steps)."""
+    values), the deletion check (top 10 % vs random 10 % of the pixels,
+    deleted with the mean colour as "deletion" and blurred as
+    "deletion_blur"), and, if integrated gradients are among them, their
+    completeness (the relative error per image, with
+    :data:`COMPLETENESS_STEPS` steps)."""
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown attribution methods {sorted(unknown)}; "
@@ -292,6 +358,8 @@ def sanity_checks(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
                                  method(m, x, target).abs()).mean().item()
                 for _, m in stages],
             "deletion": vars(deletion(model, x, target, maps)),
+            "deletion_blur": vars(deletion(model, x, target, maps,
+                                           fill="blur")),
         }
     rows = torch.arange(len(x))
     with torch.no_grad():

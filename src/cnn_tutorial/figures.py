@@ -174,10 +174,12 @@ def tile_mosaic(
     ncols: int = 8,
     suptitle: str | None = None,
     tile: float = 1.1,
+    title_pt: float | None = None,
 ) -> Figure:
     """RGB tiles ([H, W, 3]) laid out in rows of ``ncols``, each ``tile``
-    inches wide, with optional titles above them. The grid is drawn as one
-    mosaic image, so even hundreds of tiles render quickly."""
+    inches wide, with optional titles above them (``title_pt`` points, or
+    as :func:`_title_size` fits them). The grid is drawn as one mosaic
+    image, so even hundreds of tiles render quickly."""
     n = len(tiles)
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {len(titles)} titles for {n} images")
@@ -185,9 +187,10 @@ def tile_mosaic(
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     gap = max(1, side // 8)
-    # room for the titles: about 0.16 inch per text line, in canvas pixels
+    # room for the titles: about 0.16 inch per 9-point line, in canvas pixels
     lines = max((t.count("\n") + 1 for t in titles or []), default=0)
-    title_px = int(np.ceil(0.16 * lines * side / tile))
+    line_in = 0.16 * (title_pt or 9) / 9
+    title_px = int(np.ceil(line_in * lines * side / tile))
     cell_h, cell_w = side + gap + title_px, side + gap
     canvas = np.ones((nrows * cell_h, ncols * cell_w, 3))
     top_h = 0.35 if suptitle else 0.0
@@ -202,7 +205,8 @@ def tile_mosaic(
             rgb.transpose(2, 0, 1), side).transpose(1, 2, 0)
         if titles is not None:
             ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
-                    va="bottom", fontsize=_title_size(titles[i], tile))
+                    va="bottom",
+                    fontsize=title_pt or _title_size(titles[i], tile))
     ax.imshow(canvas, interpolation="nearest", aspect="auto")
     for i in range(n):      # a thin frame: a shifted image shows its shift
         r, c = divmod(i, ncols)
@@ -225,11 +229,13 @@ def image_grid(
     tile: float = 1.1,
     scale_rgb: bool = True,
     gray_range: tuple[float, float] | None = None,
+    title_pt: float | None = None,
 ) -> Figure:
     """One tile per image (see :func:`image_tiles` for the colours), laid
     out by :func:`tile_mosaic`."""
     return tile_mosaic(image_tiles(images, signed, cmap, scale_rgb,
-                                   gray_range), titles, ncols, suptitle, tile)
+                                   gray_range), titles, ncols, suptitle, tile,
+                       title_pt)
 
 
 def row_titles(labels: Sequence[str], per_row: int) -> list[str]:
@@ -778,7 +784,10 @@ def plot_attribution(images, maps: Mapping[str, Sequence],
     """One row per image: the image (RGB in [0, 1]), then one map per
     method (``maps``: name -> [N, H, W]), each scaled to its own range on
     the sequential map, or, for the methods in ``signed``, on the diverging
-    map shared by those maps. ``labels`` title the images."""
+    map shared by those maps. ``labels`` title the images. The figure is
+    the column's width (6.9 in) with 14-point titles, so that at phone
+    width (about half as wide) they still read at about 10 pixels; a
+    method's name breaks at its first space."""
     names = list(maps)
     # each signed method on its own scale: divide by its largest |value|
     scaled = {name: _as_array(m) / (np.abs(_as_array(m)).max() or 1.0)
@@ -791,9 +800,22 @@ def plot_attribution(images, maps: Mapping[str, Sequence],
         for name in names:
             tiles.append(scaled[name][i])
             flags.append(name in signed)
-            titles.append(name if i == 0 else "")
+            titles.append(name.replace(" ", "\n", 1) if i == 0 else "")
     rgb = image_tiles(tiles, flags, ATTRIBUTION_CMAP, scale_rgb=False)
-    return tile_mosaic(rgb, titles, ncols=1 + len(names), tile=1.1)
+    ncols = 1 + len(names)
+    return tile_mosaic(rgb, titles, ncols=ncols, tile=6.9 / ncols,
+                       title_pt=14)
+
+
+def plot_class_images(images, classes: Sequence[str],
+                      probability: Sequence[float]) -> Figure:
+    """One image per class (RGB in [0, 1], clipped), titled with the class
+    and the probability the network gives it, five to a row, at the
+    column's width with titles that stay legible at phone width."""
+    titles = [f"{c}\n{100 * float(p):.0f}\u202f%"
+              for c, p in zip(classes, probability)]
+    return image_grid(images, titles, ncols=5, tile=6.9 / 5,
+                      scale_rgb=False, title_pt=14)
 
 
 def plot_seed_dots(rows: Sequence[tuple[str, Sequence[float]]],

@@ -205,14 +205,6 @@ def randomised_rho_max(cache: CifarCache, methods) -> float:
                for s in cache.metrics["attribution"]["seeds"] for m in methods)
 
 
-def deletion_gap(cache: CifarCache, methods) -> float:
-    """The largest |top - random| deletion difference of ``methods`` over
-    the seeds: how far from random pixels their top pixels ever were."""
-    return max(abs(s["methods"][m]["deletion"]["top"]
-                   - s["methods"][m]["deletion"]["random"])
-               for s in cache.metrics["attribution"]["seeds"] for m in methods)
-
-
 def completeness(cache: CifarCache) -> tuple[float, float]:
     """Integrated gradients' completeness error over all seeds' images:
     (median relative error, share of images within 1 %)."""
