@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import (
+    AXE,
     ROOT,
     assert_static_figure_from_disk,
     browser_marks,
@@ -18,12 +19,15 @@ from conftest import (
 from PIL import Image
 
 from cnn_tutorial import activations, attribution, widgets
+from cnn_tutorial.cifar import report
 from cnn_tutorial.cifar.cache import (
     load_cnn,
+    load_model,
     load_test_sample_raw,
     normalization,
     open_cache,
 )
+from cnn_tutorial.cifar.runs import TOP_RUN
 from cnn_tutorial.data import Split
 
 pytestmark = browser_marks()
@@ -42,6 +46,16 @@ def cifar():
     images, labels = widgets.cifar_samples(saved["x"], saved["y"])
     x = normalization(cache).apply(Split(images, torch.tensor(labels))).x
     return load_cnn(cache), images, x
+
+
+@pytest.fixture(scope="module")
+def top_rung():
+    """The ladder's top network as cached (float16 weights, run in float32,
+    eval mode) and seed 0's test accuracy of its rung without test-time
+    augmentation ("white"), whose weights these are."""
+    cache = open_cache(ROOT / "book/_static/cifar")
+    return (load_model(cache, TOP_RUN),
+            report.seed0(cache, "white")["test_acc"])
 
 
 def _open(page, server):
@@ -76,6 +90,110 @@ def test_explorer_runs_the_cached_cnn_exactly(page, server, cifar):
         np.testing.assert_allclose(shown["conv2"], maps["c2"][row].flatten(),
                                    atol=1e-4)
     assert not page.console_errors, page.console_errors
+
+
+def _top_radio(page):
+    return page.get_by_role("radio", name=re.compile("top rung"))
+
+
+def test_switching_to_the_top_rung_runs_it_exactly_and_back(page, server,
+                                                            cifar, top_rung):
+    """By keyboard, the switch runs the ladder's whitened network (its file
+    fetched only then): logits and both layers' maps equal PyTorch's on the
+    cached weights; switching back gives the CNN's logits again."""
+    model, images, x = cifar
+    top, accuracy = top_rung
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url)
+            if widgets.CIFAR_TOP_WEIGHTS in r.url else None)
+    _open(page, server)
+    k = 13
+    logits = (f"u8 => {{ {EXPLORER}.setImage(u8); "
+              f"return {EXPLORER}.logits(); }}")
+    with torch.no_grad():
+        cnn_logits = model(x[k:k + 1])[0]
+        top_logits = top(x[k:k + 1])[0]
+        maps = activations.feature_maps(top, x[k:k + 1], {
+            "conv1": top.stem[1],                    # after the GELU
+            "conv2": top.features[0][3]})            # pool, BN, GELU
+    np.testing.assert_allclose(page.evaluate(logits, images[k].flatten()
+                                             .tolist()), cnn_logits,
+                               atol=1e-4)
+    assert not fetched                     # loaded only when chosen
+    radio = _top_radio(page)
+    label = radio.evaluate("r => r.labels[0].innerText")
+    assert f"{100 * accuracy:.1f}" in label
+    assert "no test-time augmentation" in label
+    page.get_by_role("radio", name=re.compile("2-block CNN")).focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function(f"{EXPLORER}.network().index === 1")
+    assert radio.is_checked() and len(fetched) == 1
+    shown = np.array(page.evaluate(f"{EXPLORER}.logits()"))
+    np.testing.assert_allclose(shown, top_logits, atol=2e-5)
+    assert not np.allclose(shown, cnn_logits, atol=0.1)
+    for name in ("conv1", "conv2"):
+        np.testing.assert_allclose(
+            page.evaluate(f"{EXPLORER}.featureMaps('{name}')"),
+            maps[name][0].flatten(), atol=1e-4)
+    assert "its 32 maps of 15×15 after 2×2 max pooling, BatchNorm and the " \
+        "GELU" in page.locator(".cnn-cifar-ui").inner_text()
+    np.testing.assert_allclose(
+        page.evaluate(f"{EXPLORER}.probabilities()"),
+        top_logits.softmax(0), atol=1e-6)
+    page.keyboard.press("ArrowUp")
+    page.wait_for_function(f"{EXPLORER}.network().index === 0")
+    np.testing.assert_allclose(page.evaluate(f"{EXPLORER}.logits()"),
+                               cnn_logits, atol=1e-4)
+    assert len(page.evaluate(f"{EXPLORER}.featureMaps('conv1')")) \
+        == 32 * 32 * 32
+    assert len(fetched) == 1                          # not fetched again
+    assert not page.console_errors, page.console_errors
+
+
+@pytest.mark.parametrize("width, scheme", [(1280, "light"), (390, "dark")])
+def test_the_top_rung_fits_a_phone_and_is_accessible(browser, server,
+                                                     screenshots, width,
+                                                     scheme):
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  color_scheme=scheme)
+    page = offline_page(context)
+    _open(page, server)
+    radio = _top_radio(page)
+    radio.scroll_into_view_if_needed()
+    radio.check()
+    page.wait_for_function(f"{EXPLORER}.network().index === 1")
+    explorer = page.locator(".cnn-cifar-explorer")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert explorer.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
+    explorer.screenshot(path=str(
+        screenshots / f"widget-cifar-top-{width}-{scheme}.png"))
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run('.cnn-cifar-explorer', "
+                           "{resultTypes: ['violations']})")
+    serious = [(v["id"], [n["target"] for n in v["nodes"]][:5])
+               for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+    assert not page.console_errors, page.console_errors
+    context.close()
+
+
+def test_a_top_rung_that_cannot_load_leaves_the_cnn(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = offline_page(context)
+    page.route(f"**/widgets/{widgets.CIFAR_TOP_WEIGHTS}",
+               lambda r: r.fulfill(status=404, body=b""))
+    _open(page, server)
+    before = page.evaluate(f"{EXPLORER}.probabilities()")
+    _top_radio(page).click()
+    error = page.locator(".cnn-networks .cnn-message")
+    error.filter(has_text="HTTP 404").wait_for()
+    assert "The network before stays" in error.inner_text()
+    assert page.evaluate(f"{EXPLORER}.network().index") == 0
+    assert page.get_by_role("radio", name=re.compile("2-block CNN")) \
+        .is_checked()
+    assert page.evaluate(f"{EXPLORER}.probabilities()") == before
+    context.close()
 
 
 def test_occlusion_is_the_librarys(page, server, cifar):

@@ -50,6 +50,15 @@ def _with_statistics(model: nn.Module, shape, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+def _whitened(seed: int = 0) -> nn.Module:
+    """A small WhitenedCNN (two blocks, 16 x 16 input): GELU (tanh form),
+    BatchNorm after a pool and after a conv, global max pooling, a Scale
+    after the linear layer."""
+    torch.manual_seed(seed)
+    model = models.WhitenedCNN((4, 6), stem_width=6, n_classes=5)
+    return model.whiten(torch.randn(40, 3, 16, 16))
+
+
 CASES = {  # name: (model, input shape, scale, mean, std, dtype)
     "digits": (lambda: models.digits_cnn(seed=1), (1, 8, 8), 16.0, None, None,
                "float32"),
@@ -62,7 +71,21 @@ CASES = {  # name: (model, input shape, scale, mean, std, dtype)
                255.0, (0.5, 0.4, 0.3), (0.2, 0.3, 0.25), "float32"),
     "cifar_half": (lambda: models.cifar_cnn(seed=3), (3, 32, 32), 255.0,
                    (0.49, 0.48, 0.45), (0.25, 0.24, 0.26), "float16"),
+    "whitened": (lambda: _with_statistics(_whitened(), (3, 16, 16)),
+                 (3, 16, 16), 255.0, (0.5, 0.4, 0.3), (0.2, 0.3, 0.25),
+                 "float32"),
 }
+
+
+def _shown_after(leaves: list[nn.Module], conv: nn.Module) -> nn.Module:
+    """The layer whose output a reader sees for ``conv``: the activation
+    after it, through pooling or BatchNorm (else the conv itself)."""
+    for layer in leaves[leaves.index(conv) + 1:]:
+        if isinstance(layer, (nn.ReLU, nn.GELU)):
+            return layer
+        if not isinstance(layer, (nn.MaxPool2d, nn.BatchNorm2d)):
+            break
+    return conv
 
 
 def _export(name: str, folder: Path) -> tuple[nn.Module, Path]:
@@ -91,8 +114,11 @@ def _fixture(name: str, folder: Path) -> dict:
         occlusion = attribution.occlusion(exported, x, target)
     leaves = [m for m in model.modules() if not list(m.children())]
     convs = [m for m in leaves if isinstance(m, nn.Conv2d)]
-    fields = [activations.receptive_field(activations.layers_until(model, m))
-              for m in convs]
+
+    def field(layer: nn.Module) -> dict:
+        f = activations.receptive_field(activations.layers_until(model,
+                                                                 layer))
+        return {"size": f.size, "jump": f.jump, "start": f.start}
     return {
         "file": path.name,
         "pixels": pixels.flatten(1).tolist(),
@@ -103,8 +129,8 @@ def _fixture(name: str, folder: Path) -> dict:
                       "stride": attribution.OCCLUSION_STRIDE,
                       "target": target.tolist(),
                       "maps": occlusion.flatten(1).tolist()},
-        "fields": [{"size": f.size, "jump": f.jump, "start": f.start}
-                   for f in fields],
+        "fields": [{"conv": field(m), "shown": field(_shown_after(leaves, m))}
+                   for m in convs],
     }
 
 
@@ -157,9 +183,14 @@ def _convolutions() -> dict:
 def fixtures(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("js-fixtures")
     cases = {name: _fixture(name, folder) for name in CASES}
+    x = torch.cat([torch.linspace(-12, 12, 241, dtype=torch.float64),
+                   torch.tensor([-40.0, -1e-8, 0.0, 1e-8, 40.0],
+                                dtype=torch.float64)])
+    gelu = {"x": x.tolist(),
+            "y": torch.nn.functional.gelu(x, approximate="tanh").tolist()}
     (folder / "cases.json").write_text(json.dumps(
         {"models": cases, "damaged": _damaged(folder),
-         "conv": _convolutions()}))
+         "conv": _convolutions(), "gelu": gelu}))
     return folder
 
 

@@ -110,6 +110,35 @@ def test_cifar_explorer_writes_what_it_loads(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         widgets.cifar_explorer(model, images.float(), [0] * 4, classes,
                                norm, folder=tmp_path)
+    assert config["networks"] == []                  # no switch
+
+
+def test_cifar_explorer_switch_lists_each_network_and_its_file(tmp_path):
+    """With another network, the config lists both (labels, files, sizes)
+    and the other is written in float32 with its BatchNorm folded."""
+    images = torch.zeros((1, 3, 32, 32), dtype=torch.uint8)
+    classes = [f"class {i}" for i in range(10)]
+    norm = Normalization((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    other = widgets.ExplorerNetwork(models.cifar_whitened_cnn(0).eval(),
+                                    "the other", widgets.CIFAR_TOP_WEIGHTS)
+    widget = widgets.cifar_explorer(models.cifar_cnn(seed=0), images, [0],
+                                    classes, norm, folder=tmp_path,
+                                    label="the CNN", others=[other])
+    parser = _Parts()
+    parser.feed(widget._repr_html_())
+    config = json.loads(parser.tags[0][1]["data-config"])
+    assert [(n["label"], n["weights"]) for n in config["networks"]] == [
+        ("the CNN", f"widgets/{widgets.CIFAR_WEIGHTS}"),
+        ("the other", f"widgets/{widgets.CIFAR_TOP_WEIGHTS}")]
+    top = tmp_path / widgets.CIFAR_TOP_WEIGHTS
+    assert config["networks"][1]["kb"] == round(top.stat().st_size / 1000)
+    header, _ = read_weights(top)
+    assert header["dtype"] == "float32"
+    assert "gelu" in [layer["type"] for layer in header["layers"]]
+    with pytest.raises(ValueError, match="label="):
+        widgets.cifar_explorer(models.cifar_cnn(seed=0), images, [0],
+                               classes, norm, folder=tmp_path,
+                               others=[other])
 
 
 def test_probabilities_are_the_models_softmax_on_the_16_scale(digits):

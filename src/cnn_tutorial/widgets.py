@@ -11,9 +11,10 @@ numbers, colours and weights are the library's own:
 * the draw-a-digit pad and the CIFAR-10 explorer (chapter 3) run a trained
   network from a weights file in ``_static/widgets/`` that
   :func:`export.export_weights` writes when the page executes (any network
-  built from Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d(1),
-  Flatten and Linear can be exported the same way); the JavaScript forward
-  pass is ``numerics.js``.
+  built from Conv2d, BatchNorm2d, ReLU, GELU (tanh form), MaxPool2d,
+  AdaptiveAvgPool2d(1), AdaptiveMaxPool2d(1), Flatten, Linear and Scale
+  can be exported the same way); the JavaScript forward pass is
+  ``numerics.js``.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from .export import export_weights, read_weights  # noqa: F401 (the API)
 WIDGETS_DIR = Path("_static/widgets")   # relative to book/, as pages run
 DIGITS_WEIGHTS = "digits_cnn.bin"
 CIFAR_WEIGHTS = "cifar_cnn.bin"
+CIFAR_TOP_WEIGHTS = "cifar_top.bin"     # the ladder's top rung, on demand
 CIFAR_SAMPLES = "cifar_samples.bin"     # uint8 [N, 3, 32, 32], raw
 SAMPLES_PER_CLASS = 3
 CONV_RANGES = {"n": (3, conv.EXAMPLE_SIDE), "k": (1, 5), "p": (0, 3),
@@ -269,26 +271,55 @@ def cifar_samples(x: torch.Tensor, y: torch.Tensor,
     return x[chosen], [int(y[i]) for i in chosen]
 
 
+@dataclass(frozen=True)
+class ExplorerNetwork:
+    """A network the CIFAR-10 explorer can switch to: the model, the label
+    of its switch, the file it is written to and the file's dtype
+    (float32 where folding BatchNorm into its weights would otherwise
+    round them a second time)."""
+
+    model: nn.Module
+    label: str
+    file: str
+    dtype: str = "float32"
+
+
 def cifar_explorer(model: nn.Module, images: torch.Tensor,
                    labels: Sequence[int], classes: Sequence[str],
                    norm: Normalization,
-                   folder: str | Path = WIDGETS_DIR) -> Widget:
+                   folder: str | Path = WIDGETS_DIR, *, label: str = "",
+                   others: Sequence[ExplorerNetwork] = ()) -> Widget:
     """The CIFAR-10 explorer: ``model`` (a 2-block CNN trained on images
     standardised with ``norm``) run in the page on test ``images`` (uint8
     [N, 3, 32, 32]) or the reader's photo.
     Writes its weights (float16) and the images (raw bytes) into
-    ``folder``."""
+    ``folder``. With ``others`` the reader can switch to each of them
+    (their files are loaded only then); ``label`` names ``model`` on the
+    switch."""
     if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (3, 32, 32):
         raise ValueError("images must be uint8 [N, 3, 32, 32], got "
                          f"{images.dtype} {tuple(images.shape)}")
+    if others and not label:
+        raise ValueError("name the first network (label=...) when the "
+                         "reader can switch to others")
     folder = Path(folder)
-    export_weights(model, folder / CIFAR_WEIGHTS, input_shape=(3, 32, 32),
-                   mean=norm.mean, std=norm.std, classes=classes,
-                   dtype="float16")
+    networks = [ExplorerNetwork(model, label, CIFAR_WEIGHTS, "float16"),
+                *others]
+    if len({n.file for n in networks}) < len(networks):
+        raise ValueError("each network needs its own weights file, got "
+                         f"{[n.file for n in networks]}")
+    for network in networks:
+        export_weights(network.model, folder / network.file,
+                       input_shape=(3, 32, 32), mean=norm.mean,
+                       std=norm.std, classes=classes, dtype=network.dtype)
     (folder / CIFAR_SAMPLES).write_bytes(images.contiguous().numpy()
                                          .tobytes())
     config = {
         "weights": f"{WIDGETS_DIR.name}/{CIFAR_WEIGHTS}",
+        "networks": [{"label": n.label,
+                      "weights": f"{WIDGETS_DIR.name}/{n.file}",
+                      "kb": round((folder / n.file).stat().st_size / 1000)}
+                     for n in networks] if others else [],
         "samples": f"{WIDGETS_DIR.name}/{CIFAR_SAMPLES}",
         "input": [3, 32, 32],
         "labels": [classes[int(c)] for c in labels],

@@ -44,10 +44,9 @@ for (const [name, fx] of Object.entries(cases ? cases.models : {})) {
 
   test(`${name}: receptive fields equal cnn_tutorial.activations.receptive_field`, () => {
     const model = N.loadModel(load(fx.file));
-    fx.fields.forEach((field, k) => {
-      for (const afterRelu of [false, true]) {
-        assert.deepEqual(N.receptiveField(model.layers, N.convOutputIndex(model.layers, k + 1, { afterRelu })), field);
-      }
+    fx.fields.forEach(({ conv, shown }, k) => {
+      assert.deepEqual(N.receptiveField(model.layers, N.convOutputIndex(model.layers, k + 1, { activated: false })), conv);
+      assert.deepEqual(N.receptiveField(model.layers, N.convOutputIndex(model.layers, k + 1)), shown);
     });
   });
 }
@@ -84,8 +83,19 @@ test("padding puts a ring of zeros around every channel", () => {
   assert.deepEqual(N.toNested(N.padded(x, 1))[1], [[0, 0, 0, 0], [0, 5, 6, 0], [0, 7, 8, 0], [0, 0, 0, 0]]);
 });
 
+test("GELU is PyTorch's tanh form, from large negative to large positive inputs", () => {
+  const { x, y } = cases.gelu, got = N.gelu({ c: 1, h: 1, w: x.length, data: Float64Array.from(x) }).data;
+  x.forEach((v, i) => assert.ok(Math.abs(got[i] - y[i]) <= 1e-15 * Math.max(1, Math.abs(y[i])), `gelu(${v}) = ${got[i]}, PyTorch ${y[i]}`));
+});
+
+test("global max pooling takes each channel's largest value, negative ones too", () => {
+  const t = N.fromNested([[[-3, -1], [-2, -5]], [[0, 7], [7, 2]]]);
+  assert.deepEqual(Array.from(N.gmp(t).data), [-1, 7]);
+  assert.deepEqual([N.gmp(t).c, N.gmp(t).h, N.gmp(t).w], [2, 1, 1]);
+});
+
 test("every layer type is in one table, and an unknown one is named", () => {
-  assert.deepEqual(Object.keys(N.LAYERS).sort(), ["affine", "conv2d", "flatten", "gap", "linear", "maxpool", "relu"]);
+  assert.deepEqual(Object.keys(N.LAYERS).sort(), ["affine", "conv2d", "flatten", "gap", "gelu", "gmp", "linear", "maxpool", "relu"]);
   const model = N.loadModel(load(cases.models.digits.file));
   assert.throws(() => N.forward({ ...model, layers: [{ type: "dropout" }] }, N.standardise(model, new Array(64).fill(0))),
     /unknown layer type dropout/);

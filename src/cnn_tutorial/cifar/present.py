@@ -36,6 +36,7 @@ from .cache import (
     ARTEFACTS,
     CifarCache,
     load_cnn,
+    load_model,
     load_test_sample,
     load_test_sample_raw,
     normalization,
@@ -51,6 +52,7 @@ from .runs import (
     TRANSFER,
     group,
     steps,
+    weights_slug,
 )
 
 
@@ -522,18 +524,42 @@ def _absent(what: str) -> Markdown:
                     "CIFAR-10 cache is absent (see the warning above).*")
 
 
+def explorer_labels(cache: CifarCache) -> tuple[str, str]:
+    """The labels of the explorer's switch: the 2-block CNN and the
+    ladder's top rung, each with seed 0's measured test accuracy (seed 0's
+    weights are the ones cached). The top rung is run as trained, without
+    test-time augmentation, so its label gives that accuracy (of its rung
+    without TTA) and says so."""
+    plain = RUNS[weights_slug(RUNS[TOP_RUN])]      # the training's own rung
+    if plain.flip_tta or plain.shift_tta:
+        raise ValueError(f"{plain.slug}: the explorer runs the top network "
+                         "as trained, but this rung uses test-time "
+                         "augmentation")
+    cnn = report.seed0(cache, "cnn")["test_acc"]
+    top = report.seed0(cache, plain.slug)["test_acc"]
+    return (f"the chapter's 2-block CNN: {fmt_pct(cnn)} test accuracy",
+            f"the ladder's top rung, {plain.name.split(',')[0]}: "
+            f"{fmt_pct(top)} test accuracy, run as trained (no test-time "
+            "augmentation)")
+
+
 def cifar_explorer(cache: CifarCache, folder=widgets.WIDGETS_DIR
                    ) -> widgets.Widget | Markdown:
     """The CIFAR-10 explorer on the cached CNN and the first test images of
-    each class (writes the files it loads into ``folder``)."""
+    each class, with a switch to the ladder's top rung (writes the files
+    it loads into ``folder``)."""
     if not cache.ok:
         return Markdown("*The CIFAR-10 explorer needs the cache (see the "
                         "warning above).*")
     saved = load_test_sample_raw(cache)
     images, labels = widgets.cifar_samples(saved["x"], saved["y"])
+    cnn_label, top_label = explorer_labels(cache)
+    top = widgets.ExplorerNetwork(load_model(cache, TOP_RUN), top_label,
+                                  widgets.CIFAR_TOP_WEIGHTS)
     return widgets.cifar_explorer(load_cnn(cache), images, labels,
                                   cache.metrics["classes"],
-                                  normalization(cache), folder)
+                                  normalization(cache), folder,
+                                  label=cnn_label, others=[top])
 
 
 def verdict_table(cache: CifarCache) -> Markdown:

@@ -1,13 +1,16 @@
 // The CIFAR-10 explorer (chapter 3): the chapter's trained 2-block CNN run in
 // the page (numerics.js) on a test image or the reader's own photo, layer by
-// layer: the three input channels, conv1's and conv2's maps (after ReLU,
-// before pooling), the ten probabilities, a selected unit's receptive field
-// and weights, and an occlusion map for the predicted class. The image
+// layer: the three input channels, conv1's and conv2's maps (after their
+// activation, as the next conv receives them), the ten probabilities, a
+// selected unit's receptive field and weights, and an occlusion map for the
+// predicted class. A switch runs another network instead (the ladder's top
+// rung), its file fetched only when the reader first picks it. The image
 // shown is the one the reader chose last (a slower decode never replaces
 // it); a photo's transparent parts are white; a file's problem is said
 // beside the control it came from.
 // Test hook: window.cnnTutorial.cifarExplorer.{ready, setImage, pixels,
-// probabilities, featureMaps, occlusion, select, selection}.
+// probabilities, logits, featureMaps, occlusion, select, selection,
+// useNetwork, network}.
 (() => {
   "use strict";
   const ns = window.cnnTutorial, N = ns.numerics;
@@ -17,7 +20,16 @@
     const el = ns.el, on = widget.on;
     let model = null, samples = null, pixels = null, result = null, source = "";
     let selected = null, occlusionRun = null, generation = 0, choice = 0, bars = null;
+    let current = 0, switching = 0, drawnModel = null;
     const { patch, stride } = cfg.occlusion;
+    // the networks on the switch (none: only the one in cfg.weights), each
+    // loaded once, when first needed
+    const networks = cfg.networks && cfg.networks.length ? cfg.networks : [{ weights: cfg.weights }];
+    const loads = [];
+    const loadNetwork = (k) => (loads[k] = loads[k] || ns.loadModel(networks[k].weights, cfg.input).then((m) => {
+      if (!m.header.classes || m.header.classes.length !== 10) throw new Error("the weights file does not name ten classes");
+      return m;
+    }));
 
     // --- the page parts ------------------------------------------------------
     const status = el("p", { class: "cnn-message", role: "status", text: "Loading the trained network…" });
@@ -52,6 +64,16 @@
     const kernelGrid = el("div", { class: "cnn-kernels" });
     const kernelCaption = el("div", { class: "cnn-panel-caption" });
 
+    // the network switch: radio buttons (arrow keys move between them)
+    const switchNote = el("p", { class: "cnn-help", role: "status" });
+    const switchError = el("p", { class: "cnn-message", role: "alert" });
+    const radios = networks.map((net, k) => el("input", { type: "radio", name: widget.id("cnn-cifar-network"), id: widget.id(`cnn-cifar-network-${k}`), value: String(k) }));
+    const networkSwitch = networks.length < 2 ? el("div") : el("fieldset", { class: "cnn-networks" },
+      el("legend", { text: "Network run in the page" }),
+      ...networks.map((net, k) => el("label", { for: radios[k].id }, radios[k], el("span", { text: ` ${net.label}` }))),
+      switchNote, switchError);
+    radios.forEach((radio, k) => on(radio, "change", () => (radio.checked ? useNetwork(k) : undefined)));
+
     const panel = (child, ...captions) => el("div", { class: "cnn-panel" }, child, ...captions);
     const channelBlock = el("div", { class: "cnn-panel" },
       el("div", { class: "cnn-channel-row" }, ...channels.map((c, k) => panel(c, el("div", { class: "cnn-panel-caption", text: CHANNELS[k] })))),
@@ -64,7 +86,7 @@
 
     // shown once the network has loaded; until then (or if it cannot load)
     // the static figure and one line of status
-    const ui = el("div", { class: "cnn-cifar-ui", hidden: "" },
+    const ui = el("div", { class: "cnn-cifar-ui", hidden: "" }, networkSwitch,
       el("div", { class: "cnn-stage" }, el("div", { class: "cnn-panel cnn-photo-panel" }, input, inputCaption, dropError),
         el("div", { class: "cnn-panel cnn-photo-panel" }, occlusionCanvas, occlusionCaption), channelBlock),
       occlusionHelp,
@@ -105,7 +127,13 @@
       channels.forEach((canvas, c) => ns.paintTiles(canvas, { c: 1, h: SIDE, w: SIDE, data: Array.from(pixels.subarray(c * n, (c + 1) * n)) }, 1, cfg.colors.channel, false, 255));
     }
 
-    const convIndex = (name, afterRelu = true) => N.convOutputIndex(model.layers, name === "conv1" ? 1 : 2, { afterRelu });
+    const convIndex = (name, activated = true) => N.convOutputIndex(model.layers, name === "conv1" ? 1 : 2, { activated });
+    // What lies between a conv and the map shown for it, in words.
+    const WORDS = { maxpool: (l) => `${l.size}×${l.size} max pooling`, affine: () => "BatchNorm", relu: () => "the ReLU", gelu: () => "the GELU" };
+    function steps(name) {
+      const words = model.layers.slice(convIndex(name, false) + 1, convIndex(name) + 1).map((l) => WORDS[l.type](l));
+      return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
+    }
     const mapOf = (name) => result.outputs[convIndex(name)];
     const plane = (t, c) => ({ c: 1, h: t.h, w: t.w, data: t.data.subarray(c * t.h * t.w, (c + 1) * t.h * t.w) });
     const largest = (values) => values.reduce((a, v) => Math.max(a, v), 0);
@@ -129,16 +157,16 @@
 
     function drawMaps() {
       for (const [name, grid] of Object.entries(layerGrids)) {
-        const t = mapOf(name), layerMax = largest(t.data);
-        grid.previousSibling.textContent = `${name}: its ${t.c} maps of ${t.h}×${t.w} after the ReLU, channel numbers above; `
-          + (ownScale.checked ? "each map on its own scale, palest 0, darkest that map's largest value"
-            : `one colour scale for the layer, palest 0, darkest ${layerMax.toFixed(2)}`) + ".";
-        if (grid.children.length !== t.c) {
+        const t = mapOf(name), layerMax = largest(t.data), zero = t.data.some((v) => v < 0) ? "0 or less" : "0";
+        grid.previousSibling.textContent = `${name}: its ${t.c} maps of ${t.h}×${t.w} after ${steps(name)}, channel numbers above; `
+          + (ownScale.checked ? `each map on its own scale, palest ${zero}, darkest that map's largest value`
+            : `one colour scale for the layer, palest ${zero}, darkest ${layerMax.toFixed(2)}`) + ".";
+        if (grid.children.length !== t.c || drawnModel !== model) {
           grid.replaceChildren(...Array.from({ length: t.c }, (_, c) => {
             const canvas = el("canvas", { class: "cnn-map" });
             on(canvas, "click", (e) => {
-              const box = canvas.getBoundingClientRect();
-              select(name, c, Math.floor(((e.clientY - box.top) / box.height) * t.h), Math.floor(((e.clientX - box.left) / box.width) * t.w));
+              const box = canvas.getBoundingClientRect(), shape = mapOf(name);
+              select(name, c, Math.floor(((e.clientY - box.top) / box.height) * shape.h), Math.floor(((e.clientX - box.left) / box.width) * shape.w));
               grid.focus();
             });
             return el("div", { class: "cnn-map-tile" }, el("span", { text: String(c) }), canvas);
@@ -151,6 +179,7 @@
         });
         grid.setAttribute("aria-label", `${name} feature maps; selected: ${selected.layer === name ? `channel ${selected.channel}` : "none"}`);
       }
+      drawnModel = model;
     }
 
     function fieldOfSelection() {
@@ -174,8 +203,9 @@
         ns.paintTiles(canvas, { c: 1, h: k, w: k, data: kernel.subarray(c * k * k, (c + 1) * k * k) }, 1, cfg.colors.signed, true, top);
         return el("div", { class: "cnn-map-tile" }, el("span", { text: selected.layer === "conv1" ? `from ${CHANNELS[c]}` : String(c) }), canvas);
       }));
+      const pooled = model.layers.slice(convIndex("conv1") + 1, convIndex("conv2", false)).some((l) => l.type === "maxpool");
       kernelCaption.textContent = `Its weights: ${cin} kernels of ${k}×${k}, one per `
-        + `${selected.layer === "conv1" ? "input colour" : "conv1 channel (its pooled map)"}; red positive, blue negative, white 0, `
+        + `${selected.layer === "conv1" ? "input colour" : `conv1 channel${pooled ? " (its pooled map)" : ""}`}; red positive, blue negative, white 0, `
         + `one scale (largest |w| = ${top.toFixed(3)}).`;
     }
 
@@ -360,6 +390,7 @@
       },
       pixels: () => (pixels ? Array.from(pixels) : null),
       probabilities: () => (result ? result.probabilities.slice() : null),
+      logits: () => (result ? result.logits.slice() : null),
       featureMaps(name) {
         if (name !== "conv1" && name !== "conv2") throw new Error('featureMaps takes "conv1" or "conv2"');
         return result ? Array.from(mapOf(name).data) : null;
@@ -367,20 +398,50 @@
       occlusion: () => (occlusionRun ? occlusionRun.promise : Promise.resolve(null)),
       select: (layer, channel, i, j) => select(layer, channel, i, j),
       selection: () => ({ ...selected, field: fieldOfSelection(), text: unitText.textContent }),
+      useNetwork: (k) => useNetwork(k),
+      network: () => ({ index: current, label: networks[current].label }),
     };
+
+    // Run network k instead: everything shown is recomputed for it, from
+    // its strongest conv1 unit. The switch says when a file is loading; a
+    // file that fails is named there and the current network stays.
+    async function useNetwork(k) {
+      if (!(Number.isInteger(k) && k >= 0 && k < networks.length)) throw new Error(`useNetwork takes 0..${networks.length - 1}, got ${k}`);
+      const mine = ++switching;
+      radios.forEach((r, i) => (r.checked = i === k));
+      switchError.textContent = "";
+      switchNote.textContent = loads[k] ? "" : `Loading ${networks[k].label.split(":")[0]} (${networks[k].kb} kB)…`;
+      let m;
+      try {
+        m = await loadNetwork(k);
+      } catch (err) {
+        loads[k] = null;                 // a later try fetches it again
+        if (mine !== switching) return;
+        switchNote.textContent = "";
+        radios.forEach((r, i) => (r.checked = i === current));
+        switchError.textContent = `Could not load ${networks[k].label.split(":")[0]} (${networks[k].weights}): ${err.message}. The network before stays.`;
+        return;
+      }
+      if (mine !== switching) return;   // the reader chose again meanwhile
+      switchNote.textContent = "";
+      current = k;
+      model = m;
+      selected = null;
+      update();
+    }
     const loading = Promise.all([
-      ns.loadModel(cfg.weights, cfg.input),
+      loadNetwork(0),
       fetch(new URL(cfg.samples, ns.staticBase)).then((r) => {
         if (!r.ok) throw new Error(`HTTP ${r.status} for the test images`);
         return r.arrayBuffer();
       }),
     ]);
-    api.ready = ns.whenLoaded(loading, cfg.weights, { status, fallback }, ([m, buffer]) => {
+    api.ready = ns.whenLoaded(loading, networks[0].weights, { status, fallback }, ([m, buffer]) => {
       if (buffer.byteLength !== cfg.labels.length * 3 * SIDE * SIDE) {
         throw new Error(`the test images file has ${buffer.byteLength} bytes, expected ${cfg.labels.length * 3 * SIDE * SIDE}`);
       }
-      if (!m.header.classes || m.header.classes.length !== 10) throw new Error("the weights file does not name ten classes");
       model = m;
+      if (radios.length) radios[0].checked = true;
       samples = new Uint8Array(buffer);
       bars = ns.probabilityBars(model.header.classes, cfg.colors.bar, 3);
       probs.replaceChildren(bars.element);

@@ -119,7 +119,7 @@
       const run = N.forward(model, N.standardise(model, pixels));
       result = { probabilities: run.probabilities, maps: {} };
       // the maps as the captions say: each conv's output, before its ReLU
-      for (const [k, name] of [[1, "conv1"], [2, "conv2"]]) result.maps[name] = run.outputs[N.convOutputIndex(model.layers, k, { afterRelu: false })];
+      for (const [k, name] of [[1, "conv1"], [2, "conv2"]]) result.maps[name] = run.outputs[N.convOutputIndex(model.layers, k, { activated: false })];
       const p = result.probabilities, [best] = bars.show(p);
       const empty = !pixels.some((v) => v > 0);
       verdict.textContent = empty

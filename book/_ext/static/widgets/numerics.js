@@ -1,6 +1,7 @@
 // The maths behind the book's in-browser networks, with no page in sight:
 // reading the weights file cnn_tutorial.export writes, the layers (conv2d,
-// affine, relu, maxpool, gap, flatten, linear; one table, LAYERS), softmax,
+// affine, relu, gelu, maxpool, gap, gmp, flatten, linear; one table,
+// LAYERS), softmax,
 // the forward pass, occlusion, receptive fields, the convolution
 // explorer's window sums, and photos (centre crop, pixel order). The
 // widgets draw; this module computes. Tested with `node --test tests/js/`.
@@ -108,6 +109,10 @@
   }
 
   const relu = (t) => tensor(t.c, t.h, t.w, t.data.map((v) => (v > 0 ? v : 0)));
+  // GELU in PyTorch's tanh form (GELU(approximate="tanh")):
+  // x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))).
+  const GELU_K = Math.sqrt(2 / Math.PI);
+  const gelu = (t) => tensor(t.c, t.h, t.w, t.data.map((v) => 0.5 * v * (1 + Math.tanh(GELU_K * (v + 0.044715 * v * v * v)))));
 
   function affine(t, scale, shift) {
     const out = tensor(t.c, t.h, t.w), n = t.h * t.w;
@@ -124,6 +129,17 @@
       let sum = 0;
       for (let i = 0; i < n; i++) sum += t.data[ch * n + i];
       out.data[ch] = sum / n;
+    }
+    return out;
+  }
+
+  // Global max pooling: each channel's largest value.
+  function gmp(t) {
+    const out = tensor(t.c, 1, 1), n = t.h * t.w;
+    for (let ch = 0; ch < t.c; ch++) {
+      let best = -Infinity;
+      for (let i = 0; i < n; i++) best = Math.max(best, t.data[ch * n + i]);
+      out.data[ch] = best;
     }
     return out;
   }
@@ -171,13 +187,15 @@
       run: (t, layer, T) => affine(t, T[layer.scale], T[layer.shift]),
       field: (rf) => rf,
     },
-    relu: { shape: (layer, shape) => shape, run: (t) => relu(t), field: (rf) => rf },
+    relu: { shape: (layer, shape) => shape, run: (t) => relu(t), field: (rf) => rf, activation: "ReLU" },
+    gelu: { shape: (layer, shape) => shape, run: (t) => gelu(t), field: (rf) => rf, activation: "GELU" },
     maxpool: {
       shape: (layer, [c, h, w]) => [c, outSize(h, layer.size, 0, layer.stride), outSize(w, layer.size, 0, layer.stride)],
       run: (t, layer) => maxpool(t, layer.size, layer.stride),
       field: ({ size, jump, start }, layer) => ({ size: size + (layer.size - 1) * jump, jump: jump * layer.stride, start }),
     },
     gap: { shape: (layer, [c]) => [c, 1, 1], run: (t) => gap(t), field: () => null },
+    gmp: { shape: (layer, [c]) => [c, 1, 1], run: (t) => gmp(t), field: () => null },
     flatten: { shape: (layer, [c, h, w]) => [c * h * w, 1, 1], run: (t) => tensor(t.data.length, 1, 1, t.data), field: () => null },
     linear: {
       shape(layer, [c, h, w], need, where) {
@@ -253,15 +271,19 @@
   }
 
   // Index of the layer whose output a reader looks at for the k-th conv
-  // (counting from 1): after its ReLU if one follows (folded BatchNorm
-  // needs no layer), else the conv's own output.
-  function convOutputIndex(layers, k, { afterRelu = true } = {}) {
+  // (counting from 1): as the next conv receives it, after the activation
+  // (ReLU or GELU) that follows the conv, through any pooling or BatchNorm
+  // in between (folded BatchNorm needs no layer); with { activated: false }
+  // (or no activation before the next conv) the conv's own output.
+  function convOutputIndex(layers, k, { activated = true } = {}) {
     const convs = layers.map((l, i) => (l.type === "conv2d" ? i : -1)).filter((i) => i >= 0);
     if (k < 1 || k > convs.length) throw new Error(`the network has ${convs.length} convolutions, not ${k}`);
-    let i = convs[k - 1];
-    if (!afterRelu) return i;
-    while (layers[i + 1] && layers[i + 1].type === "affine") i++;
-    return layers[i + 1] && layers[i + 1].type === "relu" ? i + 1 : i;
+    const conv = convs[k - 1];
+    if (!activated) return conv;
+    for (let i = conv + 1; i < layers.length && ["maxpool", "affine", "relu", "gelu"].includes(layers[i].type); i++) {
+      if (LAYERS[layers[i].type].activation) return i;
+    }
+    return conv;
   }
 
   // Receptive field of the output of layer `index`: unit (i, j) sees input
@@ -384,7 +406,7 @@
   const topK = (values, k) => Array.from(values.keys()).sort((a, b) => values[b] - values[a]).slice(0, k);
 
   return {
-    half, parseWeights, layerShapes, loadModel, standardise, forward, softmax, conv2d, maxpool, relu, affine, gap, linear,
+    half, parseWeights, layerShapes, loadModel, standardise, forward, softmax, conv2d, maxpool, relu, gelu, affine, gap, gmp, linear,
     convOutputIndex, receptiveField, fieldBox, occlusionSteps, occlusion, centreCrop, rgbaToChw, topK, outSize,
     LAYERS, fromNested, weightOf, toNested, padded, windowSum, chwToRgba,
   };
