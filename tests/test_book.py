@@ -110,7 +110,8 @@ def test_chapters_1_and_4_report_the_one_live_cnn(built_book, trained_cnn):
     """Both pages train the same seeded digits CNN and print the accuracy
     the suite's own training of it reached (its accuracy: test_train.py)."""
     acc = fmt_pct(trained_cnn.test_acc)
-    assert f"The CNN reaches {acc}" in text_of(built_book / PAGE["01_why_cnns"])
+    ch1 = text_of(built_book / PAGE["01_why_cnns"])
+    assert f"The CNN reaches {acc}" in ch1
     text = text_of(built_book / PAGE["04_opened_up"])
     assert f"the CNN classifies {acc}" in text
     assert "class TwoBlockCNN" in text                 # literalinclude

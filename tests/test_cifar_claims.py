@@ -9,7 +9,7 @@ from conftest import ROOT
 
 from cnn_tutorial import models, params
 from cnn_tutorial.cifar import cache as cifar_cache
-from cnn_tutorial.cifar import present, report
+from cnn_tutorial.cifar import report
 from cnn_tutorial.cifar.report import always, differences, seed_results
 from cnn_tutorial.cifar.runs import SEEDS, steps
 

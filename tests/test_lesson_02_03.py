@@ -59,9 +59,9 @@ def test_chapter2_exercises_show_computed_answers(built_book):
     assert f"⌊(40 + 2·0 − 1)/1⌋ + 1 = {h}" in text
     assert f"⌊(60 + 2·3 − 7)/2⌋ + 1 = {w}" in text
     assert f"The layer gives {h} × {w}" in text
-    assert f"reaches 7 for d = 3" in text.replace("\\(", "").replace(
+    assert "reaches 7 for d = 3" in text.replace("\\(", "").replace(
         "\\)", "").replace("$", "")
-    assert f"keeps 9 weights, the dense one has 49" in text
+    assert "keeps 9 weights, the dense one has 49" in text
     assert f"⌊(55 − 3)/2⌋ + 1 = {conv.output_size(55, 3, 0, 2)}" in text
 
 

@@ -186,7 +186,7 @@ def skeleton_problems(text: str, next_doc: str | None = None) -> list[str]:
     return problems
 
 
-# --- lesson size ---------------------------------------------------------------
+# --- lesson size -----------------------------------------------------------
 
 MAX_WORDS, MAX_FIGURES, MAX_MINUTES = 3000, 16, 40
 MIN_SELF_CHECKS, MIN_EXERCISES = 3, 4
@@ -504,8 +504,9 @@ def _lesson(self_checks: int = 3, exercises: int = 4, words: int = 100,
     time = ('```{code-cell} ipython3\n:tags: [remove-cell]\n'
             'glue("lesson_time", lesson.time_note("00_example.md"))\n```\n\n'
             "{glue:md}`lesson_time`\n\n" if timed else "")
-    items = "".join(f"{n}. Q?\n\n   :::{{dropdown}} Solution\n   A.\n   :::\n\n"
-                    for n in range(1, exercises + 1))
+    items = "".join(
+        f"{n}. Q?\n\n   :::{{dropdown}} Solution\n   A.\n   :::\n\n"
+        for n in range(1, exercises + 1))
     return (f"# A lesson\n\n{time}{'word ' * words}\n\n{checks}"
             f"## Exercises\n\n{items}")
 

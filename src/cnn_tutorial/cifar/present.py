@@ -31,6 +31,7 @@ from ..display import (
     points_range,
     round_up,
 )
+from ..recipe import Recipe
 from . import report
 from .cache import (
     ARTEFACTS,
@@ -41,7 +42,6 @@ from .cache import (
     load_test_sample_raw,
     normalization,
 )
-from ..recipe import Recipe
 from .runs import (
     FEATURE_MAP_CHANNELS,
     PATCH_CHANNELS,
