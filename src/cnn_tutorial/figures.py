@@ -168,6 +168,21 @@ def _title_size(title: str, tile: float) -> float:
     return max(8.0, min(9.0, tile * 72 / (0.6 * longest or 1)))
 
 
+def _canvas(tiles: Sequence[np.ndarray], ncols: int, side: int, gap: int,
+            title_px: int = 0) -> np.ndarray:
+    """RGB tiles resized to ``side`` and placed in rows of ``ncols`` on a
+    white canvas, ``gap`` pixels apart, ``title_px`` free above each row."""
+    nrows = -(-len(tiles) // ncols)
+    cell_h, cell_w = side + gap + title_px, side + gap
+    canvas = np.ones((nrows * cell_h, ncols * cell_w, 3))
+    for i, rgb in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        y, x = r * cell_h + title_px, c * cell_w
+        canvas[y:y + side, x:x + side] = _resample(
+            rgb.transpose(2, 0, 1), side).transpose(1, 2, 0)
+    return canvas
+
+
 def tile_mosaic(
     tiles: Sequence[np.ndarray],
     titles: Sequence[str] | None = None,
@@ -192,21 +207,18 @@ def tile_mosaic(
     line_in = 0.16 * (title_pt or 9) / 9
     title_px = int(np.ceil(line_in * lines * side / tile))
     cell_h, cell_w = side + gap + title_px, side + gap
-    canvas = np.ones((nrows * cell_h, ncols * cell_w, 3))
+    canvas = _canvas(tiles, ncols, side, gap, title_px)
     top_h = 0.35 if suptitle else 0.0
     height = nrows * tile * cell_h / cell_w + top_h
     fig, axes = _figure(size=(tile * ncols, height), layout=None)
     fig.subplots_adjust(0, 0, 1, 1 - top_h / height)
     ax = axes[0, 0]
-    for i, rgb in enumerate(tiles):
+    for i in range(n if titles is not None else 0):
         r, c = divmod(i, ncols)
         y, x = r * cell_h + title_px, c * cell_w
-        canvas[y:y + side, x:x + side] = _resample(
-            rgb.transpose(2, 0, 1), side).transpose(1, 2, 0)
-        if titles is not None:
-            ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
-                    va="bottom",
-                    fontsize=title_pt or _title_size(titles[i], tile))
+        ax.text(x + side / 2, y - 0.5, titles[i], ha="center",
+                va="bottom",
+                fontsize=title_pt or _title_size(titles[i], tile))
     ax.imshow(canvas, interpolation="nearest", aspect="auto")
     for i in range(n):      # a thin frame: a shifted image shows its shift
         r, c = divmod(i, ncols)
@@ -697,15 +709,26 @@ def plot_prediction(image, probabilities: Sequence[float],
                     title: str = "input (8×8)") -> Figure:
     """An input (an 8x8 digit, or an RGB photo [H, W, 3] with values 0-255)
     and the class probabilities a model gives it."""
-    image, probabilities = _as_array(image), _as_array(probabilities)
     fig, axes = _figure(1, 2, (6.9, 2.4), width_ratios=[1, 2.2])
+    _show_input(axes[0, 0], image, title)
+    _probability_bars(axes[0, 1], probabilities, classes)
+    return fig
+
+
+def _show_input(ax, image, title: str) -> None:
+    """An 8x8 digit, or an RGB photo [H, W, 3] with values 0-255."""
+    image = _as_array(image)
     if image.ndim == 3:
-        axes[0, 0].imshow(image.astype(np.uint8))
+        ax.imshow(image.astype(np.uint8))
     else:
-        axes[0, 0].imshow(image, cmap=DIGIT_CMAP)
-    axes[0, 0].set_axis_off()
-    axes[0, 0].set_title(title)
-    ax = axes[0, 1]
+        ax.imshow(image, cmap=DIGIT_CMAP)
+    ax.set_axis_off()
+    ax.set_title(title)
+
+
+def _probability_bars(ax, probabilities: Sequence[float],
+                      classes: Sequence[str] | None = None) -> None:
+    probabilities = _as_array(probabilities)
     positions = np.arange(len(probabilities))
     labels = [str(c) for c in (classes if classes is not None
                                 else positions)]
@@ -716,6 +739,52 @@ def plot_prediction(image, probabilities: Sequence[float],
     ax.set_ylim(0, 1)
     ax.set_xlabel("class")
     ax.set_ylabel("probability")
+
+
+def plot_network_view(image, probabilities: Sequence[float],
+                       maps: Mapping[str, object],
+                       classes: Sequence[str] | None = None,
+                       title: str = "input (8×8)", signed: bool = True,
+                       heat=None, heat_title: str = "occlusion",
+                       ncols: int = 16) -> Figure:
+    """What an explorer shows, as one static figure: the input (given
+    ``heat``, an attribution map [H, W] beside it), the class
+    probabilities, and each layer's feature maps ``maps[name]`` [C, H, W]
+    in rows of ``ncols``, on one colour scale per layer (``signed``: the
+    diverging map centred at zero; else 0 pale to the largest dark)."""
+    blocks = {name: _as_array(m) for name, m in maps.items()}
+    for name, m in blocks.items():
+        if m.ndim != 3:
+            raise ValueError(f"{name}: feature maps must be [C, H, W], "
+                             f"got {m.shape}")
+    rows = [-(-len(m) // ncols) for m in blocks.values()]
+    tile = 6.9 / ncols
+    fig = Figure(figsize=(6.9, 2.4 + sum(r * tile + 0.3 for r in rows)),
+                 layout="constrained")
+    top, *parts = fig.subfigures(1 + len(blocks), 1, height_ratios=[
+        2.4, *(r * tile + 0.3 for r in rows)])
+    axes = top.subplots(1, 3 if heat is not None else 2, squeeze=False,
+                        width_ratios=[1, 1, 2.2] if heat is not None
+                        else [1, 2.2])[0]
+    _show_input(axes[0], image, title)
+    if heat is not None:
+        axes[1].imshow(_as_array(heat), cmap=ATTRIBUTION_CMAP)
+        axes[1].set_axis_off()
+        axes[1].set_title(heat_title)
+    _probability_bars(axes[-1], probabilities, classes)
+    for part, (name, m) in zip(parts, blocks.items()):
+        if signed:
+            tiles = image_tiles(m, signed=True)
+        else:
+            tiles = image_tiles(m, cmap=OUTPUT_CMAP,
+                                gray_range=(0.0, float(m.max()) or 1.0))
+        side = max(m.shape[1:])
+        ax = part.subplots()
+        ax.imshow(_canvas(tiles, ncols, side, max(1, side // 8)),
+                  interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"{name}: {len(m)} maps of {m.shape[1]}×{m.shape[2]}"
+                     f", channels in order, one colour scale", loc="left")
     return fig
 
 

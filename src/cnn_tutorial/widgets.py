@@ -31,7 +31,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from . import attribution, conv, figures
+from . import activations, attribution, conv, figures
 from .data import Normalization, Split
 from .export import export_weights, read_weights  # noqa: F401 (the API)
 
@@ -206,6 +206,22 @@ def probabilities(model: nn.Module, pixels: np.ndarray) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
+def conv_maps(model: nn.Module, x: torch.Tensor, after_relu: bool
+              ) -> dict[str, torch.Tensor]:
+    """The first two conv layers' maps of one image ``x`` [1, C, H, W], as
+    the explorers draw them: "conv1" and "conv2", [C_out, H, W], before the
+    ReLU or after it (the ReLU right after each conv, as in
+    ``TwoBlockCNN``)."""
+    layers = list(activations.conv_layers(model).values())[:2]
+    if len(layers) < 2:
+        raise ValueError("the explorers draw two conv layers; the model has "
+                         f"{len(layers)}")
+    maps = activations.feature_maps(
+        model, x, {"conv1": layers[0], "conv2": layers[1]})
+    return {name: (m[0].clamp(min=0) if after_relu else m[0])
+            for name, m in maps.items()}
+
+
 def preset_digits(model: nn.Module,
                   test: Split) -> tuple[np.ndarray, list[int]]:
     """The first test digit of each class that ``model`` classifies
@@ -246,12 +262,16 @@ def digit_pad(model: nn.Module, test: Split,
     }
     if teach is not None:
         config["teach"] = teach
-    fallback = figures.plot_prediction(
-        pixels[0], probabilities(model, pixels[:1])[0])
+    x = torch.from_numpy(pixels[:1, None] / DIGIT_SCALE).float()
+    fallback = figures.plot_network_view(
+        pixels[0], probabilities(model, pixels[:1])[0],
+        {f"{name}, before ReLU": m for name, m in
+         conv_maps(model, x, after_relu=False).items()})
     return _widget(
         "digit-pad", config, fallback,
-        alt=f"A test digit {labels[0]} and the ten class probabilities the "
-            "trained CNN gives it.",
+        alt=f"A test digit {labels[0]}, the ten class probabilities the "
+            "trained CNN gives it, and its conv1 and conv2 feature maps in "
+            "red (positive) and blue (negative).",
         note="Static view: drawing your own digit needs JavaScript.")
 
 
@@ -331,15 +351,31 @@ def cifar_explorer(model: nn.Module, images: torch.Tensor,
                    "bar": figures.MODEL_COLORS["CNN"],
                    "window": figures.WINDOW_EDGE},
     }
-    x = norm.apply(Split(images[:1], torch.tensor(labels[:1]))).x
-    with torch.no_grad():
-        probs = torch.softmax(model.eval()(x), 1)[0].numpy()
-    fallback = figures.plot_prediction(
-        images[0].permute(1, 2, 0).numpy(), probs, classes,
-        title=f"a test {classes[int(labels[0])]}")
+    fallback = cifar_explorer_view(model, images[0], classes, norm,
+                                   title=f"a test {classes[int(labels[0])]}")
     return _widget(
         "cifar-explorer", config, fallback,
-        alt=f"A CIFAR-10 test image (class: {classes[int(labels[0])]}) and "
-            "the ten class probabilities the trained CNN gives it.",
+        alt=f"A CIFAR-10 test image (class: {classes[int(labels[0])]}), its "
+            "occlusion map for the predicted class, the ten class "
+            "probabilities the trained CNN gives it, and its 32 conv1 and 64 "
+            "conv2 feature maps after the ReLU.",
         note="Static view: exploring the network layer by layer needs "
              "JavaScript and the site served over HTTP.")
+
+
+def cifar_explorer_view(model: nn.Module, image: torch.Tensor,
+                        classes: Sequence[str], norm: Normalization,
+                        title: str) -> Figure:
+    """The CIFAR-10 explorer's view of one uint8 ``image`` [3, 32, 32] as a
+    static figure: the image, the occlusion map for the predicted class,
+    the probabilities, and conv1's and conv2's maps after the ReLU."""
+    x = norm.apply(Split(image[None], torch.zeros(1, dtype=torch.long))).x
+    with torch.no_grad():
+        probs = torch.softmax(model.eval()(x), 1)[0]
+        heat = attribution.occlusion(model, x, probs.argmax()[None])[0]
+    return figures.plot_network_view(
+        image.permute(1, 2, 0).numpy(), probs.numpy(),
+        {f"{name}, after ReLU": m for name, m in
+         conv_maps(model, x, after_relu=True).items()},
+        classes, title=title, signed=False, heat=heat,
+        heat_title=f"occlusion: {classes[int(probs.argmax())]}")

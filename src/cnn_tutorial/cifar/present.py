@@ -18,7 +18,7 @@ from IPython.display import Image, Markdown
 from matplotlib.figure import Figure
 
 from .. import figures, widgets
-from ..activations import filter_change, filters
+from ..activations import filter_bank, filter_change, filters
 from ..data import CIFAR10_CLASSES
 from ..display import (
     NOT_MEASURED,
@@ -249,6 +249,22 @@ number("cifar_conv1_cosine")(
     lambda c: f"{filter_change(*_cifar_conv1(c)).cosine.median():.2f}")
 number("cifar_conv1_scale")(
     lambda c: f"{filter_change(*_cifar_conv1(c)).scale.median():.1f}")
+
+
+def _cifar_bank(cache: CifarCache, trained: bool):
+    """How conv1's filters span the 27-dimensional colour patches."""
+    return filter_bank(_cifar_conv1(cache)[int(trained)])
+
+
+number("cifar_bank_rank")(lambda c: "{0.rank} of {0.dimension}".format(
+    _cifar_bank(c, trained=False)))
+number("cifar_bank_rank_after")(
+    lambda c: str(_cifar_bank(c, trained=True).rank))
+for _glue, _trained in (("", False), ("_after", True)):
+    number(f"cifar_bank_condition{_glue}")(
+        lambda c, t=_trained: f"{_cifar_bank(c, t).condition:.1f}")
+
+
 number("cifar_bn_eval_acc")(lambda c: fmt_pct(report.seed0(c, "cnn_bn")[
     "test_acc"]))
 for _glue, _key in (("ordered", "128 in order"), ("shuffled", "128 shuffled"),
