@@ -219,15 +219,7 @@ def lesson_problems(text: str, name: str) -> list[str]:
     return problems
 
 
-# chapters still being cut to lesson size (issue 26); each leaves this set
-# when it passes, and an xfail that starts passing fails (strict)
-NOT_YET_LESSONS: set[str] = set()
-
-
-@pytest.mark.parametrize("page", [
-    pytest.param(p, marks=pytest.mark.xfail(
-        p.stem in NOT_YET_LESSONS, reason="not yet cut to a lesson",
-        strict=True)) for p in CHAPTERS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_is_a_lesson(page):
     assert lesson_problems(page.read_text(encoding="utf-8"),
                            page.name) == []
