@@ -9,7 +9,7 @@ from conftest import ROOT
 
 from cnn_tutorial import models, params
 from cnn_tutorial.cifar import cache as cifar_cache
-from cnn_tutorial.cifar import report
+from cnn_tutorial.cifar import present, report
 from cnn_tutorial.cifar.report import always, differences, seed_results
 from cnn_tutorial.cifar.runs import SEEDS, steps
 
@@ -225,6 +225,11 @@ def test_the_whitened_rungs_as_the_prose_reads_them(cache):
     b256 = probe(augment="shift+flip", recipe="fast-b256-lookahead")
     assert slip < random_flips < search["base"]["val_acc"]
     assert b256 > random_flips
+    # "batches of 256 with alternating flips and rung h differ by less
+    # than that spread" (the validation spread of rung h's seeds)
+    span = float(present.numbers(cache)["cifar_white_val_span"]) / 100
+    assert abs(probe(recipe="fast-b256-lookahead")
+               - search["base"]["val_acc"]) < span
     fast = report.recipe(cache, "fast")
     slipped = report.recipe(cache, "fast-slip")
     assert 200 < fast["weight_decay"] / slipped["weight_decay"] < 1000

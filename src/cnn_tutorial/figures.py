@@ -809,9 +809,13 @@ def plot_overview(photo, maps, occlusion_map, probabilities: Sequence[float],
         if i == 0:
             kax.set_title("conv1 maps", fontsize=10, loc="left")
     ax = fig.add_subplot(grid[:, 3])
-    ax.imshow(_as_array(occlusion_map), cmap=ATTRIBUTION_CMAP)
+    heat = _as_array(occlusion_map)
+    shown = ax.imshow(heat, cmap=ATTRIBUTION_CMAP, vmin=min(0.0, heat.min()))
     ax.set_title("occlusion map", fontsize=10)
     ax.set_axis_off()
+    bar = fig.colorbar(shown, ax=ax, shrink=0.9, pad=0.02)
+    bar.set_label("probability drop", fontsize=10)
+    bar.ax.tick_params(labelsize=10)
     probabilities = _as_array(probabilities)
     top = np.argsort(probabilities)[::-1][:5]
     ax = fig.add_subplot(grid[:, 4])

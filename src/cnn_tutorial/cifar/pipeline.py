@@ -381,8 +381,7 @@ def rewrite_manifest(out_dir: Path, command: str, digest: dict) -> None:
     """Rewrite the manifest of the files present, appending ``command`` to
     the one recorded (unless it was the last one already)."""
     before = json.loads((out_dir / cache.MANIFEST).read_text())["command"]
-    if not before.endswith(command):
-        command = f"{before} && {command}"
+    command = before if before.endswith(command) else f"{before} && {command}"
     cache.write_manifest(out_dir, command, digest)
 
 

@@ -417,7 +417,7 @@ for _key, _method in (("from", "from scratch"),
             report.transfer(c)[TRANSFER.labels_per_class[-1], m])]))
 
 
-# --- attribution (chapter 3b)
+# --- attribution (chapter 6)
 
 # The methods whose maps the prose says lose their resemblance to the
 # trained model's when the model is randomised (tests check every seed).
