@@ -1,5 +1,5 @@
 """Looking inside a trained CNN: filters, feature maps and the inputs that
-excite a channel most (chapter 3)."""
+excite a channel most (chapter 4)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

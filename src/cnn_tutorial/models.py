@@ -108,7 +108,7 @@ class TwoBlockCNN(nn.Module):
 
     @property
     def conv1(self) -> nn.Conv2d:
-        """The first convolution, whose filters chapter 3 looks at."""
+        """The first convolution, whose filters chapter 4 looks at."""
         return self.block1[0]
 
     @property

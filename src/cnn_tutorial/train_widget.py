@@ -1,4 +1,4 @@
-""""Train it yourself" (chapter 3): the digits CNN trained in the reader's
+""""Train it yourself" (chapter 4): the digits CNN trained in the reader's
 browser, and the data it trains on.
 
 The page trains with ``numerics_train.js`` in a Web Worker

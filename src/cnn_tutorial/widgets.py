@@ -8,7 +8,7 @@ numbers, colours and weights are the library's own:
 
 * the convolution explorer (chapter 2) gets the worked-example input, the
   kernels and the colour ramps inside its HTML;
-* the draw-a-digit pad and the CIFAR-10 explorer (chapter 3) run a trained
+* the draw-a-digit pad and the CIFAR-10 explorer (chapter 4) run a trained
   network from a weights file in ``_static/widgets/`` that
   :func:`export.export_weights` writes when the page executes (any network
   built from Conv2d, BatchNorm2d, ReLU, GELU (tanh form), MaxPool2d,
@@ -272,7 +272,8 @@ def digit_pad(model: nn.Module, test: Split,
         alt=f"A test digit {labels[0]}, the ten class probabilities the "
             "trained CNN gives it, and its conv1 and conv2 feature maps in "
             "red (positive) and blue (negative).",
-        note="Static view: drawing your own digit needs JavaScript.")
+        note="Static view: drawing your own digit needs JavaScript and the "
+        "site served over HTTP.")
 
 
 def cifar_samples(x: torch.Tensor, y: torch.Tensor,

@@ -167,7 +167,7 @@ def open_cache(folder: str | Path = PAGE_CACHE_DIR) -> CifarCache:
 def load_model(cache: CifarCache, run: str, seed: int = 0):
     """The trained model of ``run`` (a slug or name of :data:`runs.RUNS`,
     or ``"transfer"`` for the transfer backbone) from the cache, in eval
-    mode. "cnn" is the tutorial's 2-block CNN, the model chapter 3 opens
+    mode. "cnn" is the tutorial's 2-block CNN, the model chapter 4 opens
     up."""
     import torch
 

@@ -235,7 +235,7 @@ def _top_confusion(cache: CifarCache) -> str:
             "images)")
 
 
-# --- chapter 3: conv1, BatchNorm, the ladder
+# --- chapters 4 and 5: conv1, BatchNorm, the ladder
 
 def _cifar_conv1(cache: CifarCache):
     """conv1's filters of the cached CNN at initialisation (rebuilt from
