@@ -45,7 +45,7 @@ def test_navigation_reaches_every_chapter(page, server):
         "A trained CNN, opened up": "A trained CNN, opened up",
         "What changes for real-world data":
             "What changes for real-world data",
-        "Why did it say \"cat\"?": "Why did it say",
+        "Why did it say \u201ccat\u201d?": "Why did it say",   # smart quotes
         "References": "References",
     }
     for link, heading in titles.items():

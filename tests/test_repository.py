@@ -446,10 +446,13 @@ def test_make_cifar_states_the_measured_duration():
 
 def test_the_digits_seeds_stated_are_the_seeds_tested():
     """'seeds 0 to 9' in the chapters and 'seeds 0–9' in the README are the
-    seeds test_claims.py trains."""
+    seeds test_claims.py trains; 'seeds 0 to 19' (chapter 1's scrambled
+    digits) adds the ones test_lesson_01.py sweeps."""
     from test_claims import SEEDS
+    from test_lesson_01 import SWEEP
 
     sources = [ROOT / "README.md", *sorted((ROOT / "book").glob("0*.md"))]
     stated = {(int(a), int(b)) for path in sources for a, b in re.findall(
         r"seeds\s+(\d+)(?:\s+to\s+|\s*[–-]\s*)(\d+)", path.read_text())}
-    assert stated == {(SEEDS[0], SEEDS[-1])}, stated
+    assert SWEEP[0] == SEEDS[-1] + 1
+    assert stated == {(SEEDS[0], SEEDS[-1]), (SEEDS[0], SWEEP[-1])}, stated

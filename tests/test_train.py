@@ -46,15 +46,17 @@ def test_bad_recipes_and_data_are_refused(digits):
 
 
 def test_augment_is_applied(digits):
-    seen = []
+    seen, indices = [], []
 
-    def augment(x):
+    def augment(x, index):
         seen.append(x.shape[0])
+        indices.extend(index.tolist())
         return x
     small = Split(digits.train.x[:100], digits.train.y[:100])
     train.fit(models.digits_cnn(), small, digits.test,
               train.Recipe(epochs=1, batch_size=40), augment=augment)
     assert seen == [40, 40, 20]
+    assert sorted(indices) == list(range(100))    # each image's own index
 
 
 def test_forgetting_eval_uses_batch_statistics(digits):
@@ -162,7 +164,7 @@ def test_the_fast_recipe_trains_the_whitened_network():
     version wrapped the backward pass in autocast too and diverged)."""
     from dataclasses import replace
 
-    from cnn_tutorial.cifar.runs import RECIPES, RUNS
+    from cnn_tutorial.cifar.runs import RUNS, airbench
 
     torch.manual_seed(0)
     x = torch.randn(256, 3, 16, 16)
@@ -170,7 +172,7 @@ def test_the_fast_recipe_trains_the_whitened_network():
     split = Split(x, y)
     model = RUNS["white"].training.build(0, x)
     history = train.fit(model, split, split,
-                        replace(RECIPES["fast-lookahead"], epochs=5,
-                                batch_size=32), seed=0)
+                        replace(airbench(32, lookahead=True), epochs=5),
+                        seed=0)
     assert history.train_loss[-1] < 0.8 * history.train_loss[0]
     assert history.test_acc[-1] > 0.8

@@ -43,7 +43,6 @@ from .cache import (
     normalization,
 )
 from .runs import (
-    FEATURE_MAP_CHANNELS,
     PATCH_CHANNELS,
     RECIPES,
     RUNS,
@@ -143,8 +142,6 @@ for _slug in ("cnn_bn", "cnn_aug"):
 
 # --- protocol and settings
 
-number("cifar_map_channels", "nothing")(
-    lambda c: f"0 to {FEATURE_MAP_CHANNELS - 1}")
 number("cifar_patch_channels", "nothing")(
     lambda c: f"{PATCH_CHANNELS[0]} to {PATCH_CHANNELS[-1]}")
 for _slug, _reported in report.REPORTED.items():
