@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torchvision.datasets.cifar
 
-from cnn_tutorial import data
+from cnn_tutorial import data, lesson
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,30 +153,11 @@ def built_book(tmp_path_factory) -> Path:
     return build_book_strictly(ROOT, tmp_path_factory.mktemp("book"))
 
 
-def _toc_files() -> list[str]:
-    """The pages of ``_toc.yml`` in reading order (root first), as paths
-    relative to the repository without their suffix."""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return files
-
-
-TOC_FILES = _toc_files()
-# the numbered chapters (01_...); not the intro, references or statistics
-CHAPTER_FILES = [f for f in TOC_FILES if Path(f).name[:2].isdigit()]
+# the pages in reading order, as paths relative to the repository without
+# their suffix; the numbered chapters (01_...) are not the intro, references
+# or statistics
+TOC_FILES = [file for _, file in lesson.toc_pages(ROOT)]
+CHAPTER_FILES = [f for f in TOC_FILES if lesson.is_chapter(f)]
 SITE_PAGES = [f"{f}.html" for f in TOC_FILES]     # as the built site has them
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -263,6 +244,16 @@ def offline_page(context):
           and pg.console_errors.append(m.text))
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
     return pg
+
+
+def goto(page, url: str):
+    """Open ``url`` once it has loaded and MathJax has typeset it (not
+    waiting for the network to idle: a widget test awaits its widget's
+    ``ready``, which follows its own files)."""
+    response = page.goto(url, wait_until="load")
+    page.evaluate("window.MathJax && MathJax.startup && MathJax.startup"
+                  ".promise ? MathJax.startup.promise.then(() => null) : null")
+    return response
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ sys.modules["bench"] = bench            # dataclasses look their module up
 spec.loader.exec_module(bench)
 
 
+@pytest.mark.slow
 def test_quick_run_writes_results_and_judges_budgets(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = bench.main(["--quick", "--json", str(out)])
@@ -60,6 +61,7 @@ def test_book_budgets_appear_when_the_book_was_measured():
                                           True]
 
 
+@pytest.mark.slow
 def test_widget_budgets_judge_the_measured_widgets(trained_cnn):
     results = {"training": {"CNN": {"test_acc": 0.99, "train_s": 3}},
                "conv": {"ratio": 2.0},

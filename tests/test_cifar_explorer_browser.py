@@ -14,6 +14,7 @@ from conftest import (
     assert_static_figure_from_disk,
     browser_marks,
     edited_header,
+    goto,
     offline_page,
 )
 from PIL import Image
@@ -59,7 +60,7 @@ def top_rung():
 
 
 def _open(page, server):
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     page.evaluate(f"{EXPLORER}.ready")
     return page
 
@@ -474,7 +475,7 @@ def test_a_broken_weights_file_keeps_the_static_figure(browser, server,
     page = offline_page(context)
     page.route(f"**/widgets/{widgets.CIFAR_WEIGHTS}",
                lambda r: r.fulfill(status=status, body=body))
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     failed = page.evaluate(
         f"{EXPLORER}.ready.then(() => null, e => e.message)")
     assert failed and message in failed
@@ -509,7 +510,7 @@ def test_a_config_that_does_not_parse_leaves_the_page_working(browser,
         route.fulfill(body=broken, content_type="text/html")
 
     page.route(f"**/{PAGE}", corrupt)
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     explorer = page.locator(".cnn-cifar-explorer")
     assert explorer.locator(".cnn-widget-fallback img").is_visible()
     assert "could not start" in explorer.locator(".cnn-message").inner_text()

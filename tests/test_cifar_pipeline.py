@@ -170,9 +170,16 @@ def test_every_cached_model_loads_and_is_the_one_judged(cache, metrics,
 
 @pytest.mark.slow
 def test_a_repeated_run_reuses_finished_runs(archive, cache, metrics,
-                                             capsys):
+                                             capsys, monkeypatch):
     """Repeated for seed 0 alone (enough to show the reuse, and half the
-    checks and figures to redo)."""
+    figures to redo). The attribution checks, which are recomputed and are
+    not what this test is about, return the first run's (the first run
+    computed them; test_attribution checks them against the library)."""
+    first = {s["seed"]: s for s in metrics["attribution"]["seeds"]}
+    monkeypatch.setattr(
+        pipeline.attribution, "sanity_checks",
+        lambda model, x, y: {k: v for k, v in first[0].items()
+                             if k != "seed"})
     out = cache.parent / "again"
     args = [*ARGS[:ARGS.index("--seeds") + 1], "0",
             *ARGS[ARGS.index("--seeds") + 1 + len(SEEDS):]]

@@ -3,7 +3,7 @@ random seeds (SEEDS; the pages show seed 0). Slow: it trains 60 small
 models."""
 import pytest
 
-from cnn_tutorial import experiments
+from cnn_tutorial import activations, experiments, models
 
 pytestmark = pytest.mark.slow
 SEEDS = range(10)
@@ -11,12 +11,21 @@ TEST_DIGIT = 1 / 450                       # one test digit, as a fraction
 
 
 @pytest.fixture(scope="module")
-def claims(digits, trained_models, augmented_cnn):
-    """The claims of every seed; seed 0 reuses the suite's models."""
+def trained(digits, trained_models, augmented_cnn):
+    """Chapter 1's MLP and CNN of every seed (seed 0: the suite's models,
+    with its augmented CNN)."""
+    return {seed: {**trained_models, "CNN + augmentation": augmented_cnn}
+            if seed == 0 else experiments.train_digits_models(digits, seed)
+            for seed in SEEDS}
+
+
+@pytest.fixture(scope="module")
+def claims(digits, trained):
+    """The claims of every seed, from those models (and the variants
+    digits_claims trains)."""
     assert len(digits.test) == 450
-    seed0 = {**trained_models, "CNN + augmentation": augmented_cnn}
-    return {seed: experiments.digits_claims(
-        digits, seed, seed0 if seed == 0 else None) for seed in SEEDS}
+    return {seed: experiments.digits_claims(digits, seed, trained[seed])
+            for seed in SEEDS}
 
 
 def test_the_permuted_twin_makes_the_same_predictions(claims):
@@ -95,3 +104,15 @@ def test_augmentation_buys_shift_robustness_at_a_price(claims):
         plain, aug = c["CNN"], c["CNN + augmentation"]
         assert aug["shift2"] > plain["shift2"] + 0.3, seed
         assert aug["original"] < plain["original"], seed
+
+
+def test_digits_filters_change_little_and_grow(trained):
+    """Chapter 4: 'Close: half the filters have a cosine similarity of at
+    least ... the median filter's norm grew' (each seed's trained CNN
+    against its initial filters)."""
+    for seed, models_of_seed in trained.items():
+        before = activations.filters(models.digits_cnn(seed=seed).conv1)
+        after = activations.filters(models_of_seed["CNN"].model.conv1)
+        change = activations.filter_change(before, after)
+        assert change.cosine.median() > 0.5, seed
+        assert change.scale.median() > 1, seed

@@ -122,6 +122,7 @@ def test_figure_png_is_drawn_at_the_column_width():
     assert 600 <= image.shape[1] <= 690      # 6.9 in at 100 dpi, trimmed
 
 
+@pytest.mark.slow
 def test_plot_style_is_an_explicit_call_not_an_import_side_effect():
     script = (
         "import matplotlib\n"

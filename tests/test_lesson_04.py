@@ -89,18 +89,11 @@ def test_cifar_conv1_spans_its_27_directions_less_evenly_than_digits():
     assert float(numbers["cifar_bank_condition"]) > max(digits_ratios)
 
 
-@pytest.mark.slow
-def test_digits_filter_claims_hold_over_seeds(digits):
-    """'Close: half the filters have a cosine similarity of at least ...
-    the median filter's norm grew'; the random filters span all 9
-    directions."""
+def test_random_digits_filters_span_all_nine_directions():
+    """'the random filters span all 9 directions' (seeds 0-9; how the
+    trained ones moved: test_claims.py)."""
     for seed in SEEDS:
         before = activations.filters(models.digits_cnn(seed=seed).conv1)
-        trained = experiments.train_digits_cnn(digits, seed=seed)
-        change = activations.filter_change(
-            before, activations.filters(trained.model.conv1))
-        assert change.cosine.median() > 0.5, seed
-        assert change.scale.median() > 1, seed
         assert activations.filter_bank(before).rank == 9, seed
 
 

@@ -44,8 +44,6 @@ def _scan(text: str):
     return page.lines, page.prose, page.cells
 
 
-_front_matter_end = lesson._front_matter_end
-
 
 def _headings(prose: list[str]) -> list[tuple[int, int, str]]:
     """(line, level, title) of every Markdown heading."""
@@ -296,8 +294,7 @@ def test_template_passes_the_checks():
 
 def test_template_has_the_chapters_front_matter():
     def front(text: str) -> list[str]:
-        lines = text.splitlines()
-        return lines[:_front_matter_end(lines)]
+        return lesson.read(text).front_matter
 
     template = front(TEMPLATE.read_text(encoding="utf-8"))
     assert template, "the template has no jupytext/kernelspec front matter"

@@ -91,6 +91,7 @@ def fixtures(tmp_path_factory, digits) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_node_training_matches_pytorch(fixtures):
     """numerics_train.js: gradients of a batch, and 20 steps of Adam (the
     digits recipe), SGD-Nesterov and SGD with momentum and weight decay,

@@ -6,6 +6,7 @@ import pytest
 from conftest import (
     assert_static_figure_from_disk,
     browser_marks,
+    goto,
     offline_page,
 )
 from test_train_widget import step_batches, torch_steps
@@ -23,7 +24,7 @@ STEPS = 20
 
 
 def open_trainer(page, server):
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     page.evaluate(f"{TRAINER}.ready")
     return page.locator(".cnn-trainer")
 
@@ -132,7 +133,7 @@ def test_what_cannot_run_keeps_the_static_figure(browser, server, case):
         page.route("**/trainer_worker.js",
                    lambda r: r.fulfill(status=404, body=b""))
         reason = ""
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     failed = page.evaluate(f"{TRAINER}.ready.then(() => null, e => e.message)")
     assert failed and reason in failed
     widget = page.locator(".cnn-trainer")
@@ -173,7 +174,7 @@ def test_teach_it_your_handwriting(page, server, digits, trained_cnn):
     fine-tuning: the drawings it was not trained on read better, the book's
     test digits are not forgotten, and the pad runs the fine-tuned network
     until the reader goes back to the chapter's."""
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     page.evaluate(f"{PAD}.ready")
     panel = page.locator(".cnn-teach")
     pad = page.locator("canvas.cnn-pad")
@@ -227,7 +228,7 @@ def test_teach_on_a_phone_with_a_finger(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 800},
                                   has_touch=True, is_mobile=True)
     page = offline_page(context)
-    page.goto(f"{server}/{PAGE}", wait_until="networkidle")
+    goto(page, f"{server}/{PAGE}")
     page.evaluate(f"{PAD}.ready")
     panel = page.locator(".cnn-teach")
     add = panel.get_by_role("button", name="Add to my test drawings")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import AXE, SITE_PAGES, browser_marks, offline_page
+from conftest import AXE, SITE_PAGES, browser_marks, goto, offline_page
 
 from cnn_tutorial import activations, conv, data, models, widgets
 from cnn_tutorial.export import read_weights
@@ -26,7 +26,7 @@ GRID = list(itertools.product(*(range(lo, hi + 1) for lo, hi in (
 
 
 def open_page(page, server, path):
-    page.goto(f"{server}/{path}", wait_until="networkidle")
+    goto(page, f"{server}/{path}")
     return page
 
 

@@ -33,11 +33,13 @@ class Page:
     """A MyST notebook read line by line: ``prose`` is ``lines`` with the
     front matter, comments and the bodies of code blocks and cells blanked
     (line numbers kept; directive fences such as ``:::{note}`` are prose);
-    ``cells`` holds each code cell as (option lines, python source)."""
+    ``cells`` holds each code cell as (option lines, python source);
+    ``front_matter`` the lines of the YAML front matter, fences included."""
 
     lines: list[str]
     prose: list[str]
     cells: list[tuple[list[str], str]]
+    front_matter: list[str]
 
 
 def _front_matter_end(lines: list[str]) -> int:
@@ -94,7 +96,7 @@ def read(text: str) -> Page:
                 cells.append(_split_cell(body))
             i = j
         i += 1
-    return Page(lines, prose, cells)
+    return Page(lines, prose, cells, lines[:start])
 
 
 @dataclass(frozen=True)
@@ -186,24 +188,49 @@ class Chapter:
     demands: Demands
 
 
+def toc_pages(root: str | Path = "..") -> list[tuple[str, str]]:
+    """Every page of ``_toc.yml`` under ``root`` in reading order, the
+    root first, as (part caption or "", file without its suffix)."""
+    import yaml
+
+    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(
+        encoding="utf-8"))
+    pages = [("", toc["root"])]
+
+    def walk(entries, caption: str) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append((caption, entry["file"]))
+            walk(entry.get("sections"), caption)
+            walk(entry.get("chapters"), caption)
+
+    walk(toc.get("chapters"), "")
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"), part["caption"])
+    return pages
+
+
+def is_chapter(file: str) -> bool:
+    """Whether a toc file is a numbered chapter ("book/01_why_cnns"), not
+    the intro, references or statistics."""
+    return Path(file).name[:2].isdigit()
+
+
 def chapters(root: str | Path = "..") -> list[Chapter]:
     """The numbered chapters of ``_toc.yml`` under ``root`` (the book's
     pages run in ``book/``), in order, each with its part and demands."""
-    import yaml
-
     root = Path(root)
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    pages = toc_pages(root)
+    captions = list(dict.fromkeys(c for c, _ in pages if c))
     found = []
-    for number, part in enumerate(toc.get("parts", []), 1):
-        for entry in part.get("chapters", []):
-            name = Path(entry["file"]).name
-            if not name[:2].isdigit():
-                continue
-            text = (root / f"{entry['file']}.md").read_text(encoding="utf-8")
-            title = next(line[2:].strip() for line in read(text).prose
-                         if line.startswith("# "))
-            found.append(Chapter(part["caption"], ROMAN[number],
-                                 entry["file"], title, demands(text)))
+    for caption, file in pages:
+        if not is_chapter(file):
+            continue
+        text = (root / f"{file}.md").read_text(encoding="utf-8")
+        title = next(line[2:].strip() for line in read(text).prose
+                     if line.startswith("# "))
+        found.append(Chapter(caption, ROMAN[captions.index(caption) + 1],
+                             file, title, demands(text)))
     return found
 
 
