@@ -24,6 +24,21 @@ def test_training_is_deterministic(digits):
     assert other.test_loss != runs[0].test_loss
 
 
+
+@pytest.mark.slow
+def test_the_numbers_do_not_depend_on_the_machines_thread_count(digits):
+    """Seed 0's digits CNN, trained in a process whose PyTorch was set to 1
+    thread and then to 4 (a one- and a four-core machine's defaults), ends
+    with the same weights: fit fixes the thread count (train.THREADS)."""
+    weights = []
+    for threads in (1, 4):
+        torch.set_num_threads(threads)
+        model = experiments.train_digits_cnn(digits, seed=0).model
+        weights.append(model.state_dict())
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
+    assert torch.get_num_threads() == train.THREADS
+
 def test_misclassified_matches_accuracy(trained_cnn, digits):
     wrong, predicted = train.misclassified(trained_cnn.model, digits.test)
     assert len(wrong) == round((1 - trained_cnn.test_acc) * len(digits.test))
