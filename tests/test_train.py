@@ -25,6 +25,26 @@ def test_training_is_deterministic(digits):
 
 
 
+
+def test_measuring_only_the_last_epoch_trains_the_same_weights(digits):
+    """every_epoch=False skips the per-epoch measurements, nothing else:
+    the same weights and the same final numbers, one value per list."""
+    small = Split(digits.train.x[:300], digits.train.y[:300])
+    three = train.Recipe(epochs=3)
+    models_ = [models.digits_cnn(seed=1) for _ in range(2)]
+    full = train.fit(models_[0], small, digits.test, three, seed=1)
+    last = train.fit(models_[1], small, digits.test, three, seed=1,
+                     every_epoch=False)
+    assert len(full.test_acc) == 3 and len(last.test_acc) == 1
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert getattr(last, key) == getattr(full, key)[-1:], key
+    for (name, a), b in zip(models_[0].state_dict().items(),
+                            models_[1].state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="keep_best needs every epoch"):
+        train.fit(models.digits_cnn(seed=1), small, digits.test, three,
+                  keep_best=True, every_epoch=False)
+
 @pytest.mark.slow
 def test_the_numbers_do_not_depend_on_the_machines_thread_count(digits):
     """Seed 0's digits CNN, trained in a process whose PyTorch was set to 1
@@ -33,7 +53,8 @@ def test_the_numbers_do_not_depend_on_the_machines_thread_count(digits):
     weights = []
     for threads in (1, 4):
         torch.set_num_threads(threads)
-        model = experiments.train_digits_cnn(digits, seed=0).model
+        model = experiments.train_digits_cnn(digits, seed=0,
+                                             curves=False).model
         weights.append(model.state_dict())
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
