@@ -24,8 +24,6 @@ def test_training_is_deterministic(digits):
     assert other.test_loss != runs[0].test_loss
 
 
-
-
 def test_measuring_only_the_last_epoch_trains_the_same_weights(digits):
     """every_epoch=False skips the per-epoch measurements, nothing else:
     the same weights and the same final numbers, one value per list."""
@@ -45,11 +43,13 @@ def test_measuring_only_the_last_epoch_trains_the_same_weights(digits):
         train.fit(models.digits_cnn(seed=1), small, digits.test, three,
                   keep_best=True, every_epoch=False)
 
+
 @pytest.mark.slow
 def test_the_numbers_do_not_depend_on_the_machines_thread_count(digits):
     """Seed 0's digits CNN, trained in a process whose PyTorch was set to 1
     thread and then to 4 (a one- and a four-core machine's defaults), ends
-    with the same weights: fit fixes the thread count (train.THREADS)."""
+    with the same weights: set_seed, which fit calls, fixes the thread
+    count (train.THREADS)."""
     weights = []
     for threads in (1, 4):
         torch.set_num_threads(threads)
