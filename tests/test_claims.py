@@ -15,8 +15,8 @@ def trained(digits, trained_models, augmented_cnn):
     """Chapter 1's MLP and CNN of every seed (seed 0: the suite's models,
     with its augmented CNN)."""
     return {seed: {**trained_models, "CNN + augmentation": augmented_cnn}
-            if seed == 0 else experiments.train_digits_models(digits, seed,
-                                                              curves=False)
+            if seed == 0 else experiments.train_digits_models(
+                digits, seed, every_epoch=False)
             for seed in SEEDS}
 
 

@@ -94,10 +94,11 @@ def test_scrambling_costs_the_cnn_less_than_four_points(digits):
     (20 small CNNs)."""
     drops = {}
     for seed in SWEEP:
-        original = experiments.train_digits_cnn(digits, seed,
-                                                curves=False).test_acc
+        original = experiments.train_digits_cnn(
+            digits, seed, every_epoch=False).test_acc
         scrambled = experiments.train_digits_cnn(
-            experiments.permuted(digits, seed), seed, curves=False).test_acc
+            experiments.permuted(digits, seed), seed,
+            every_epoch=False).test_acc
         drops[seed] = original - scrambled
     assert max(drops.values()) < MAX_DROP, drops
 

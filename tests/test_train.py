@@ -54,7 +54,7 @@ def test_the_numbers_do_not_depend_on_the_machines_thread_count(digits):
     for threads in (1, 4):
         torch.set_num_threads(threads)
         model = experiments.train_digits_cnn(digits, seed=0,
-                                             curves=False).model
+                                             every_epoch=False).model
         weights.append(model.state_dict())
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name

@@ -47,15 +47,15 @@ class Trained:
 
 
 def train_digits_models(
-    data: Dataset, seed: int = 0, curves: bool = True, **overrides
+    data: Dataset, seed: int = 0, every_epoch: bool = True, **overrides
 ) -> dict[str, Trained]:
     """Train the digits MLP and CNN (:func:`digits_models`) on ``data``
     with :data:`DIGITS_RECIPE`, or with ``overrides`` of it (e.g.
-    epochs=1); ``curves=False`` measures only after the last epoch."""
+    epochs=1); ``every_epoch=False`` measures only after the last epoch."""
     recipe = replace(DIGITS_RECIPE, **overrides)
     return {
         name: Trained(model, fit(model, data.train, data.test, recipe,
-                                 seed=seed, every_epoch=curves))
+                                 seed=seed, every_epoch=every_epoch))
         for name, model in digits_models(seed).items()
     }
 
@@ -124,16 +124,16 @@ def shift_experiment(
 
 def train_digits_cnn(
     data: Dataset, seed: int = 0, batch_norm: bool = False, augment=None,
-    head: str = "dense", curves: bool = True, **overrides,
+    head: str = "dense", every_epoch: bool = True, **overrides,
 ) -> Trained:
     """Train the digits CNN, optionally with BatchNorm, augmentation or a
     global-average-pooling head, with :data:`DIGITS_RECIPE` or
-    ``overrides`` of it; ``curves=False`` measures only after the last
-    epoch."""
+    ``overrides`` of it; ``every_epoch=False`` measures only after the
+    last epoch."""
     model = digits_cnn(batch_norm, seed, head)
     history = fit(model, data.train, data.test,
                   replace(DIGITS_RECIPE, **overrides), seed=seed,
-                  augment=augment, every_epoch=curves)
+                  augment=augment, every_epoch=every_epoch)
     return Trained(model, history)
 
 
@@ -176,13 +176,13 @@ def digits_claims(
     instead of being trained again."""
     trained = dict(trained or {})
     if not {"MLP", "CNN"} <= trained.keys():
-        trained = {**train_digits_models(data, seed, curves=False),
+        trained = {**train_digits_models(data, seed, every_epoch=False),
                    **trained}
     variants = {
-        "CNN, GAP head": lambda: train_digits_cnn(data, seed, head="gap",
-                                                  curves=False),
+        "CNN, GAP head": lambda: train_digits_cnn(
+            data, seed, head="gap", every_epoch=False),
         "CNN + augmentation": lambda: train_digits_cnn(
-            data, seed, augment=augmentation(seed=seed), curves=False),
+            data, seed, augment=augmentation(seed=seed), every_epoch=False),
     }
     for name, train in variants.items():
         if name not in trained:

@@ -279,8 +279,8 @@ def fit(
     the training metrics on that many fixed training images instead of all
     of them. ``progress`` shows a tqdm bar (off: book cells stay clean).
     ``every_epoch=False`` measures only after the last epoch (each list of
-    the history holds that one value): the same weights, a quarter less
-    time, for runs whose curves nobody draws.
+    the history holds that one value): the same weights, about a quarter
+    less time for a digits training, for runs whose curves nobody draws.
     """
     if len(train) == 0:
         raise ValueError("the training split is empty")
