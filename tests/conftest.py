@@ -218,12 +218,6 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="session")
-def screenshots(tmp_path_factory) -> Path:
-    """One folder for every page's full-page screenshot."""
-    return tmp_path_factory.mktemp("screenshots", numbered=False)
-
-
 def offline_page(context):
     """A page whose outside requests are recorded and refused (the site,
     MathJax included, must work offline) and whose console errors are

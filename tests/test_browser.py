@@ -1,9 +1,7 @@
 """The built site in a real browser: headless Chromium (the system one,
 driven by Playwright; no browser is downloaded)."""
-from pathlib import Path
-
 import pytest
-from conftest import CHAPTER_FILES, SITE_PAGES, TOC_FILES, browser_marks
+from conftest import CHAPTER_FILES, SITE_PAGES, TOC_FILES, browser_marks, goto
 
 pytestmark = browser_marks()
 
@@ -11,8 +9,8 @@ PAGES = SITE_PAGES
 MATH_PAGES = [f"{f}.html" for f in TOC_FILES[:1] + CHAPTER_FILES]
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_in_browser(page, server, path, screenshots):
-    response = page.goto(f"{server}/{path}", wait_until="networkidle")
+def test_page_in_browser(page, server, path):
+    response = goto(page, f"{server}/{path}")
     assert response.status == 200
     images = page.eval_on_selector_all(
         "img", "els => els.map(e => ({src: e.src, alt: e.alt,"
@@ -20,23 +18,18 @@ def test_page_in_browser(page, server, path, screenshots):
     for img in images:
         assert img["ok"], f"image did not load: {img['src']}"
         assert img["alt"].strip(), f"image without alt text: {img['src']}"
-    if path in MATH_PAGES:
-        page.wait_for_function(
-            "window.MathJax && MathJax.startup && MathJax.startup.promise")
-        page.evaluate("MathJax.startup.promise")
+    if path in MATH_PAGES:                   # goto awaited the typesetting
         assert page.locator("mjx-container").count() > 0
         body = page.inner_text("article")
         assert "\\(" not in body and "\\[" not in body, "unrendered LaTeX"
     assert page.locator("h1").count() >= 1
-    page.screenshot(path=str(screenshots / (Path(path).stem + ".png")),
-                    full_page=True)
     assert not page.console_errors, page.console_errors
     assert not page.external, f"unexpected outside requests: {page.external}"
 
 
 def test_navigation_reaches_every_chapter(page, server):
-    page.goto(f"{server}/index.html", wait_until="networkidle")
-    assert page.url.endswith("book/intro.html")        # the index redirects
+    page.goto(f"{server}/index.html")
+    page.wait_for_url("**/book/intro.html")            # the index redirects
     titles = {
         "Why CNNs": "Why CNNs",
         "The convolution operation": "The convolution operation",
@@ -49,12 +42,12 @@ def test_navigation_reaches_every_chapter(page, server):
         "References": "References",
     }
     for link, heading in titles.items():
-        page.locator("nav.bd-docs-nav").get_by_role(
-            "link", name=link, exact=True).click()
-        page.wait_for_load_state("networkidle")
+        with page.expect_navigation():
+            page.locator("nav.bd-docs-nav").get_by_role(
+                "link", name=link, exact=True).click()
         assert heading in page.locator("h1").first.inner_text()
     # the intro's cards link to the three chapters
-    page.goto(f"{server}/book/intro.html", wait_until="networkidle")
+    goto(page, f"{server}/book/intro.html")
     cards = page.eval_on_selector_all(
         ".sd-card a", "els => els.map(e => e.getAttribute('href'))")
     assert {c.split("#")[0] for c in cards} >= {
@@ -63,7 +56,7 @@ def test_navigation_reaches_every_chapter(page, server):
 
 
 def test_clicking_a_figure_opens_it_full_size(page, server):
-    page.goto(f"{server}/book/01_why_cnns.html", wait_until="networkidle")
+    goto(page, f"{server}/book/01_why_cnns.html")
     figure = page.locator(".bd-article figure img").first
     with page.expect_popup() as popup:
         figure.click()
@@ -74,7 +67,7 @@ def test_clicking_a_figure_opens_it_full_size(page, server):
 def test_phone_width_tables_scroll_instead_of_clipping(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 800})
     page = context.new_page()
-    page.goto(f"{server}/book/01_why_cnns.html", wait_until="networkidle")
+    goto(page, f"{server}/book/01_why_cnns.html")
     tables = page.locator(".bd-article table").all()
     assert tables, "chapter 1 has no table to check"
     wide = 0

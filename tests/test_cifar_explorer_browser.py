@@ -65,6 +65,24 @@ def _open(page, server):
     return page
 
 
+@pytest.fixture(scope="module")
+def explorer(browser, server):
+    """One desktop page with the explorer ready, shared by the tests that
+    drive it only through inputs they set themselves (an image, a unit, a
+    file); the tests that change its network, its keyboard focus or the
+    browser's decoder open pages of their own."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = _open(offline_page(context), server)
+    yield page
+    context.close()
+
+
+def _from_a_test_image(page) -> None:
+    """Show a test image first, so that waiting for the reader's photo to
+    be named waits for this test's photo."""
+    page.get_by_role("button", name="Load test image 1 of class dog").click()
+
+
 def _show(page, image: torch.Tensor) -> dict:
     return page.evaluate(f"""u8 => {{
         const e = {EXPLORER};
@@ -74,7 +92,7 @@ def _show(page, image: torch.Tensor) -> dict:
     }}""", image.flatten().tolist())
 
 
-def test_explorer_runs_the_cached_cnn_exactly(page, server, cifar):
+def test_explorer_runs_the_cached_cnn_exactly(explorer, cifar):
     model, images, x = cifar
     chosen = list(range(0, len(images), 6))     # five classes
     relu1, relu2 = model.block1[1], model.block2[1]   # after ReLU, pre-pool
@@ -82,7 +100,7 @@ def test_explorer_runs_the_cached_cnn_exactly(page, server, cifar):
                                                        "c2": relu2})
     with torch.no_grad():
         expected = model(x[chosen]).softmax(1)
-    _open(page, server)
+    page = explorer
     for row, k in enumerate(chosen):
         shown = _show(page, images[k])
         np.testing.assert_allclose(shown["p"], expected[row], atol=1e-4)
@@ -153,8 +171,7 @@ def test_switching_to_the_top_rung_runs_it_exactly_and_back(page, server,
 
 @pytest.mark.parametrize("width, scheme", [(1280, "light"), (390, "dark")])
 def test_the_top_rung_fits_a_phone_and_is_accessible(browser, server,
-                                                     screenshots, width,
-                                                     scheme):
+                                                     width, scheme):
     context = browser.new_context(viewport={"width": width, "height": 900},
                                   color_scheme=scheme)
     page = offline_page(context)
@@ -166,8 +183,6 @@ def test_the_top_rung_fits_a_phone_and_is_accessible(browser, server,
     explorer = page.locator(".cnn-cifar-explorer")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert explorer.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
-    explorer.screenshot(path=str(
-        screenshots / f"widget-cifar-top-{width}-{scheme}.png"))
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("axe.run('.cnn-cifar-explorer', "
                            "{resultTypes: ['violations']})")
@@ -197,9 +212,9 @@ def test_a_top_rung_that_cannot_load_leaves_the_cnn(browser, server):
     context.close()
 
 
-def test_occlusion_is_the_librarys(page, server, cifar):
+def test_occlusion_is_the_librarys(explorer, cifar):
     model, images, x = cifar
-    _open(page, server)
+    page = explorer
     for k in (13,):
         shown = page.evaluate(f"""async u8 => {{
             const e = {EXPLORER};
@@ -214,9 +229,9 @@ def test_occlusion_is_the_librarys(page, server, cifar):
     assert not page.console_errors, page.console_errors
 
 
-def test_receptive_field_of_a_selected_unit(page, server, cifar):
+def test_receptive_field_of_a_selected_unit(explorer, cifar):
     model = cifar[0]
-    _open(page, server)
+    page = explorer
     for layer, relu in (("conv1", model.block1[1]),
                         ("conv2", model.block2[1])):
         rf = activations.receptive_field(activations.layers_until(model, relu))
@@ -270,9 +285,9 @@ def test_keyboard_moves_the_unit_and_changes_the_channel(page, server):
         int((x + 1) / box["width"] * 32))
 
 
-def test_a_test_image_button_loads_that_image(page, server, cifar):
+def test_a_test_image_button_loads_that_image(explorer, cifar):
     _, images, _ = cifar
-    _open(page, server)
+    page = explorer
     page.get_by_role("button", name="Load test image 2 of class cat").click()
     k = 3 * 3 + 1              # cat is class 3; its images are numbered 1-3
     assert page.evaluate(f"{EXPLORER}.pixels()") == images[k].flatten() \
@@ -286,18 +301,18 @@ def _png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_own_photo_is_cropped_to_its_centre_and_shrunk(page, server):
+def test_own_photo_is_cropped_to_its_centre_and_shrunk(explorer):
     """A 96 x 64 photo: green margins outside the centre square, which is
     red on the left and blue on the right."""
     photo = np.zeros((64, 96, 3))
     photo[:, :16] = photo[:, 80:] = (0, 255, 0)
     photo[:, 16:48] = (255, 0, 0)
     photo[:, 48:80] = (0, 0, 255)
-    _open(page, server)
+    page = explorer
+    _from_a_test_image(page)
     page.set_input_files("#cnn-cifar-photo", files=[{
         "name": "photo.png", "mimeType": "image/png", "buffer": _png(photo)}])
-    page.wait_for_function(f"{EXPLORER}.pixels() && document.querySelector("
-                           "'.cnn-cifar-ui').innerText.includes('your photo')")
+    _photo_shown(page, "96×64")
     pixels = np.array(page.evaluate(f"{EXPLORER}.pixels()")).reshape(3, 32, 32)
     red, green, blue = pixels
     assert green.max() <= 8, "the margins were not cropped away"
@@ -377,8 +392,8 @@ def test_the_last_chosen_photo_wins_over_a_slower_one(page, server):
     assert not page.console_errors, page.console_errors
 
 
-def test_a_file_that_is_no_image_is_named_beside_its_control(page, server):
-    _open(page, server)
+def test_a_file_that_is_no_image_is_named_beside_its_control(explorer):
+    page = explorer
     before = page.evaluate(f"{EXPLORER}.pixels()")
     page.set_input_files("#cnn-cifar-photo", files=[{
         "name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
@@ -409,15 +424,15 @@ def test_a_file_that_is_no_image_is_named_beside_its_control(page, server):
     assert not page.console_errors, page.console_errors
 
 
-def test_transparency_is_white_and_any_decodable_file_is_tried(page,
-                                                              server):
+def test_transparency_is_white_and_any_decodable_file_is_tried(explorer):
     """A PNG whose left half is opaque blue and right half transparent (red
     under alpha 0): the transparent half is white, not black or red. Then
     a PNG named without an extension: decoded all the same."""
     photo = np.zeros((32, 32, 4))
     photo[:, :16] = (0, 0, 255, 255)
     photo[:, 16:] = (255, 0, 0, 0)
-    _open(page, server)
+    page = explorer
+    _from_a_test_image(page)
     _drop(page, [("clear.png", _png(photo))])
     _photo_shown(page, "32×32")
     red, green, blue = _shown(page)
@@ -435,8 +450,8 @@ def test_transparency_is_white_and_any_decodable_file_is_tried(page,
     assert not page.console_errors, page.console_errors
 
 
-def test_set_image_rejects_bad_input(page, server):
-    _open(page, server)
+def test_set_image_rejects_bad_input(explorer):
+    page = explorer
     error = page.evaluate(f"""() => {{
         try {{ {EXPLORER}.setImage([1, 2, 3]); }}
         catch (e) {{ return e.message; }} }}""")

@@ -32,7 +32,8 @@ ARGS = ["--epochs", "3", "--seeds", *SEEDS, "--transfer-labels", "26", "40",
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     return write_fake_image_tree(tmp_path_factory.mktemp("data"),
-                                 train_per_class=60, archive=True)
+                                 train_per_class=60, test_per_class=1,
+                                 archive=True)
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +91,9 @@ def test_metrics_record_every_run_and_seed(metrics, archive):
                 assert len(result[key]) == 3
             assert result["best_epoch"] == 1 + max(
                 range(3), key=result["val_acc"].__getitem__)
-            assert sum(map(sum, result["confusion"])) == 30
+            assert sum(map(sum, result["confusion"])) == 10
             correct = sum(result["confusion"][c][c] for c in range(10))
-            assert result["test_acc"] == pytest.approx(correct / 30)
+            assert result["test_acc"] == pytest.approx(correct / 10)
         model = RUNS[name].training.build(0)
         assert run["params"] == params.count_params(model), name
         counter = FlopCounterMode(display=False)
@@ -101,7 +102,7 @@ def test_metrics_record_every_run_and_seed(metrics, archive):
         assert run["macs"] == counter.get_total_flops() // 2, name
     d = metrics["data"]
     assert (d["source"], d["fit_size"], d["val_size"], d["test_size"]) == (
-        "image-archive", 540, 60, 30)
+        "image-archive", 540, 60, 10)
     assert d["sha256"] == {archive.name: cifar_cache.sha256(archive)}
     assert "JPEG copy" in d["note"] and "quality 75" in d["note"]
     assert metrics["training"]["recipes"]["adam"]["epochs"] == 3
