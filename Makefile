@@ -42,10 +42,12 @@ pdf: book
 browser-deps:
 	bash scripts/install_browser_deps.sh
 
-# The suite checks the book that `make book` just built (BUILT_BOOK): the
-# book is built once per run, strictly, and CI deploys that same build.
-test: install browser-deps book
-	BUILT_BOOK=$(CURDIR)/_build/html $(PY) -m pytest; rc=$$?; \
+# The suite checks the book that `make book` just built (BUILT_BOOK) and the
+# PDF `make pdf` printed from it (BUILT_PDF_REPORT): each is made once per
+# run, strictly, and CI deploys that same build.
+test: install browser-deps pdf
+	BUILT_BOOK=$(CURDIR)/_build/html \
+	BUILT_PDF_REPORT=$(CURDIR)/_build/pdf-report.json $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$rc
 

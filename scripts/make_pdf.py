@@ -12,12 +12,17 @@ twice: the first PDF's bookmarks say on which page each chapter starts,
 and the second prints those numbers in the table of contents.
 
     python scripts/make_pdf.py [--html _build/html] [--out FILE]
+
+What was printed (the PDF, and anything cut at the page's edge or refused
+off-site) is recorded in ``pdf-report.json`` beside the html folder, for
+the tests of a `make test` run to read instead of printing again.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import http.server
+import json
 import logging
 import re
 import shutil
@@ -37,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # pypdf warns that Chromium's PDFs declare too small a cross-reference table
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 PDF_NAME = "tutorial-04-cnns.pdf"     # the intro links ../<this>
+REPORT_NAME = "pdf-report.json"       # beside the html folder: not published
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu",
@@ -341,6 +347,24 @@ def print_book(html_dir: Path, out: Path) -> PrintedBook:
                        refused)
 
 
+def write_report(book: PrintedBook, path: Path) -> None:
+    """Record what :func:`print_book` printed (see :func:`read_report`)."""
+    path.write_text(json.dumps({"pdf": str(Path(book.path).resolve()),
+                                "overflow": book.overflow,
+                                "refused": book.refused}, indent=1))
+
+
+def read_report(path: Path) -> PrintedBook:
+    """The book a print recorded in ``path``: its pages and chapters read
+    back from the PDF itself."""
+    from pypdf import PdfReader
+
+    report = json.loads(Path(path).read_text())
+    pdf = Path(report["pdf"])
+    return PrintedBook(pdf, len(PdfReader(pdf).pages), chapter_starts(pdf),
+                       report["overflow"], report["refused"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=ROOT / "_build/html")
@@ -349,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or args.html / PDF_NAME
     book = print_book(args.html, out)
+    write_report(book, args.html.resolve().parent / REPORT_NAME)
     for title, start in book.chapters:
         print(f"  p. {start:>3}  {title}")
     for problem in book.overflow:

@@ -79,10 +79,19 @@ def squashed(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def book_pdf(built_book):
-    """The printed book. Printed in a thread of its own: the browser tests'
-    Playwright session keeps an event loop running in this one, and
-    Playwright's sync API refuses to start inside a running loop."""
+    """The printed book: the one `make pdf` printed from the same build
+    (``BUILT_PDF_REPORT``, set by `make test`), else printed here, in a
+    thread of its own (the browser tests' Playwright session keeps an
+    event loop running in this one, and Playwright's sync API refuses to
+    start inside a running loop)."""
+    import os
     from concurrent.futures import ThreadPoolExecutor
+
+    if os.environ.get("BUILT_PDF_REPORT"):
+        book = make_pdf.read_report(Path(os.environ["BUILT_PDF_REPORT"]))
+        assert book.path.parent == built_book, (
+            f"{book.path} was not printed from the book under test")
+        return book
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(make_pdf.print_book, built_book,

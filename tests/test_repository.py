@@ -287,10 +287,10 @@ def test_book_workflow_caches_on_src_reports_failures_and_runs_weekly():
 
 
 def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
-    """The deployed site holds the PDF (`make pdf` runs before the Pages
-    upload), and every push to main pushes the site's notebooks/ folder to
-    the branch the Colab buttons open (_config.yml's
-    cnn_notebooks_branch)."""
+    """The deployed site holds the PDF (`make test`, whose rule prints it
+    with `make pdf`, runs before the Pages upload), and every push to main
+    pushes the site's notebooks/ folder to the branch the Colab buttons
+    open (_config.yml's cnn_notebooks_branch)."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     branch = cfg["sphinx"]["config"]["cnn_notebooks_branch"]
     assert cfg["launch_buttons"]["colab_url"]
@@ -298,7 +298,8 @@ def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
     assert workflow["permissions"]["contents"] == "write"
     steps = workflow["jobs"]["build"]["steps"]
     runs = [step.get("run", "") for step in steps]
-    pdf = next(i for i, run in enumerate(runs) if "make pdf" in run)
+    pdf = next(i for i, run in enumerate(runs) if "make test" in run)
+    assert "pdf" in make_rule("test")[0].split()
     pages = next(i for i, step in enumerate(steps)
                  if uses(step, "actions/upload-pages-artifact"))
     assert pdf < pages
@@ -315,7 +316,9 @@ def test_ci_builds_the_book_once_and_tests_that_build():
     """One workflow step builds the book and one runs the suite, after it in
     the same job (`make test` reuses the build), and the Pages artefact is
     uploaded after the tests: nothing is built twice, nothing untested is
-    deployed. The Makefile hands the build to the tests as BUILT_BOOK."""
+    deployed. The Makefile prints the PDF from that build (`make pdf`
+    builds the book first) and hands both to the tests as BUILT_BOOK and
+    BUILT_PDF_REPORT."""
     steps = {name: workflow_steps(load_workflow(name)) for name in WORKFLOWS}
 
     def running(pattern):
@@ -333,10 +336,17 @@ def test_ci_builds_the_book_once_and_tests_that_build():
     deploys = [i for i, step in enumerate(steps[name])
                if uses(step, "actions/upload-pages-artifact")]
     assert deploys and min(deploys) > test
-    rule = re.search(r"^test:(.*)\n((?:\t.*\n)+)",
+    needs, recipe = make_rule("test")
+    assert "pdf" in needs.split() and "book" in make_rule("pdf")[0].split()
+    assert "BUILT_BOOK=$(CURDIR)/_build/html" in recipe
+    assert "BUILT_PDF_REPORT=$(CURDIR)/_build/pdf-report.json" in recipe
+
+
+def make_rule(target: str) -> tuple[str, str]:
+    """The prerequisites and the recipe of the Makefile's ``target``."""
+    rule = re.search(rf"^{target}:(.*)\n((?:\t.*\n)+)",
                      (ROOT / "Makefile").read_text(), re.M)
-    assert "book" in rule.group(1).split()
-    assert "BUILT_BOOK=$(CURDIR)/_build/html" in rule.group(2)
+    return rule.group(1), rule.group(2)
 
 
 def test_citation_metadata_agrees_with_the_book_and_the_package():

@@ -29,10 +29,21 @@ def open_trainer(page, server):
     return page.locator(".cnn-trainer")
 
 
-def test_steps_reproduce_pytorchs_training(page, server, digits):
+@pytest.fixture(scope="module")
+def trainer(browser, server):
+    """One desktop page with the trainer ready, shared by the tests that
+    start it from its initial weights themselves (reset)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = offline_page(context)
+    open_trainer(page, server)
+    yield page
+    context.close()
+
+
+def test_steps_reproduce_pytorchs_training(trainer, digits):
     """The first 20 batches train.fit draws, fed to the page one by one,
     give the weights PyTorch's Adam (the digits recipe) gives."""
-    open_trainer(page, server)
+    page = trainer
     batches = step_batches(len(digits.train), DIGITS_RECIPE.batch_size, STEPS)
     start = page.evaluate(f"{TRAINER}.reset().then(() => "
                           f"{TRAINER}.parameters())")
@@ -57,22 +68,26 @@ def test_steps_reproduce_pytorchs_training(page, server, digits):
     assert not page.console_errors, page.console_errors
 
 
-def test_fit_learns_the_digits_and_the_page_shows_it(page, server):
-    """fit from the initial weights reaches 95 % test accuracy within five
-    epochs (the bench times it); the status line, the curves and the
-    filters' caption follow; Reset goes back to the start."""
-    widget = open_trainer(page, server)
-    start = page.evaluate(f"{TRAINER}.parameters()")
-    history = page.evaluate(f"{TRAINER}.fit({{epochs: 5}})")
-    assert len(history["test_acc"]) == 5 and not history["paused"]
-    assert history["test_acc"][-1] >= 0.95
-    assert history["train_loss"][-1] < history["train_loss"][0] / 3
+def test_fit_learns_the_digits_and_the_page_shows_it(trainer):
+    """fit from the initial weights learns: two epochs take the test
+    accuracy from chance to over 70 % and halve the training loss (the
+    page's seeded shuffle makes this the same run every time; the bench
+    times an epoch); the status line, the curves and the filters' caption
+    follow; Reset goes back to the start."""
+    page = trainer
+    widget = page.locator(".cnn-trainer")
+    start = page.evaluate(f"{TRAINER}.reset().then(() => "
+                          f"{TRAINER}.parameters())")
+    history = page.evaluate(f"{TRAINER}.fit({{epochs: 2}})")
+    assert len(history["test_acc"]) == 2 and not history["paused"]
+    assert history["test_acc"][-1] > 0.7
+    assert history["train_loss"][-1] < history["train_loss"][0] / 1.5
     assert page.evaluate(f"{TRAINER}.evaluate()") == history["test_acc"][-1]
     status = widget.locator(".cnn-verdict").inner_text()
     accuracy = f"{100 * history['test_acc'][-1]:.1f} %"
-    assert f"After epoch 5: test accuracy {accuracy}" in status
+    assert f"After epoch 2: test accuracy {accuracy}" in status
     accuracy_chart = widget.locator("svg.cnn-chart").nth(1)
-    assert accuracy_chart.locator("circle").count() == 5
+    assert accuracy_chart.locator("circle").count() == 2
     caption = widget.get_by_text("median cosine similarity").inner_text()
     assert float(caption.split(": ")[1].split()[0]) < 1
     widget.get_by_role("button", name="Reset").click()
@@ -110,8 +125,8 @@ def test_pause_and_resume_with_the_keyboard(page, server):
     assert not page.console_errors, page.console_errors
 
 
-def test_bad_steps_are_refused_with_a_message(page, server):
-    open_trainer(page, server)
+def test_bad_steps_are_refused_with_a_message(trainer):
+    page = trainer
     error = page.evaluate(f"{TRAINER}.step([0, 99999]).then(() => null, "
                           "e => e.message)")
     assert "indices in 0..1346" in error
