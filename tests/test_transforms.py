@@ -52,6 +52,27 @@ def test_augmentation_is_random_per_group_and_reproducible():
         transforms.augmentation(group=0)
 
 
+def test_augmentation_gives_exactly_torchvisions_images(digits):
+    """The groups transformed together are, to the last bit, what one
+    torchvision call per group gives with the same draws (the digits
+    with the book's group of 4, a last group of 3, and CIFAR-sized
+    colour images one at a time)."""
+    from torchvision.transforms import v2
+
+    for x, group in ((digits.train.x[:67], 4),
+                     (torch.rand(5, 3, 32, 32), 1)):
+        for seed in range(3):
+            ours = transforms.augmentation(seed=seed, group=group)(x)
+            generator = torch.Generator().manual_seed(seed)
+            transform = v2.RandomAffine(degrees=10.0, translate=(0.25, 0.25))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(torch.randint(2**31, (1,),
+                                                    generator=generator)))
+                theirs = torch.cat([transform(c) for c in x.split(group)])
+            assert torch.equal(ours, theirs), (x.shape, seed)
+            assert not torch.equal(ours, x)
+
+
 def test_crop_flip_is_a_padded_crop_with_optional_flip_per_image():
     from torchvision.transforms.v2 import functional as F
 
