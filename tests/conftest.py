@@ -250,6 +250,19 @@ def goto(page, url: str):
     return response
 
 
+def shared_page(browser, url: str, ready: str = "null"):
+    """For a module-scoped fixture (``yield from``): one desktop offline
+    page at ``url``, once the promise ``ready`` (a JavaScript expression)
+    has resolved, shared by tests that set every input they read; closed
+    after the module."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = offline_page(context)
+    goto(page, url)
+    page.evaluate(ready)
+    yield page
+    context.close()
+
+
 @pytest.fixture
 def page(browser):
     """A desktop-sized offline page (see :func:`offline_page`)."""

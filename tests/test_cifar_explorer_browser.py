@@ -16,6 +16,7 @@ from conftest import (
     edited_header,
     goto,
     offline_page,
+    shared_page,
 )
 from PIL import Image
 
@@ -71,10 +72,7 @@ def explorer(browser, server):
     drive it only through inputs they set themselves (an image, a unit, a
     file); the tests that change its network, its keyboard focus or the
     browser's decoder open pages of their own."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = _open(offline_page(context), server)
-    yield page
-    context.close()
+    yield from shared_page(browser, f"{server}/{PAGE}", f"{EXPLORER}.ready")
 
 
 def _from_a_test_image(page) -> None:

@@ -8,6 +8,7 @@ from conftest import (
     browser_marks,
     goto,
     offline_page,
+    shared_page,
 )
 from test_train_widget import step_batches, torch_steps
 
@@ -33,11 +34,7 @@ def open_trainer(page, server):
 def trainer(browser, server):
     """One desktop page with the trainer ready, shared by the tests that
     start it from its initial weights themselves (reset)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = offline_page(context)
-    open_trainer(page, server)
-    yield page
-    context.close()
+    yield from shared_page(browser, f"{server}/{PAGE}", f"{TRAINER}.ready")
 
 
 def test_steps_reproduce_pytorchs_training(trainer, digits):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import browser_marks, goto, offline_page
+from conftest import browser_marks, goto, offline_page, shared_page
 
 from cnn_tutorial import activations, conv, data, models, widgets
 from cnn_tutorial.export import read_weights
@@ -28,28 +28,17 @@ def open_page(page, server, path):
     return page
 
 
-def _shared(browser, server, path):
-    """One desktop page at ``path``, shared by the tests of a module that
-    set every input they read (the keyboard tests open their own)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = open_page(offline_page(context), server, path)
-    page.evaluate("window.cnnTutorial.digitPad"
-                  " ? window.cnnTutorial.digitPad.ready : null")
-    return context, page
-
-
+# one page each, shared by the tests that set every input they read (the
+# keyboard tests open their own)
 @pytest.fixture(scope="module")
 def conv_page(browser, server):
-    context, page = _shared(browser, server, CONV_PAGE)
-    yield page
-    context.close()
+    yield from shared_page(browser, f"{server}/{CONV_PAGE}")
 
 
 @pytest.fixture(scope="module")
 def pad_page(browser, server):
-    context, page = _shared(browser, server, PAD_PAGE)
-    yield page
-    context.close()
+    yield from shared_page(browser, f"{server}/{PAD_PAGE}",
+                           "window.cnnTutorial.digitPad.ready")
 
 
 def test_explorer_output_size_is_the_formula_and_pytorchs(conv_page):
