@@ -287,49 +287,56 @@ def test_drawing_with_the_mouse_changes_the_prediction(pad_page):
         "The network reads a 1")
 
 
-def _swipe_down(browser, server, columns) -> dict:
-    """On a phone, one finger per column (a fraction of the pad's width)
-    swipes down the pad, all at once: the pad's pixels, whether the page
-    scrolled, and the console errors."""
+@pytest.fixture(scope="module")
+def phone_pad(browser, server):
+    """The pad's page on a phone (touch), shared by the touch tests."""
     context = browser.new_context(viewport={"width": 390, "height": 800},
                                   has_touch=True, is_mobile=True)
     page = offline_page(context)
     open_page(page, server, PAD_PAGE)
     page.evaluate("window.cnnTutorial.digitPad.ready")
+    page.touch = context.new_cdp_session(page)
+    yield page
+    context.close()
+
+
+def _swipe_down(page, columns) -> dict:
+    """On the cleared pad of a phone, one finger per column (a fraction of
+    the pad's width) swipes down, all at once: the pad's pixels, whether
+    the page scrolled, and the console errors."""
+    page.get_by_role("button", name="Clear").tap()
     pad = page.locator("canvas.cnn-pad")
     pad.scroll_into_view_if_needed()
+    assert not any(page.evaluate("window.cnnTutorial.digitPad.pixels()"))
     box = pad.bounding_box()
     scrolled = page.evaluate("window.scrollY")
-    touch = context.new_cdp_session(page)
     for kind, t in [("touchStart", 0.15), *[("touchMove", v) for v in
                     np.linspace(0.2, 0.85, 8)], ("touchEnd", None)]:
         points = [] if t is None else [
             {"x": box["x"] + box["width"] * f,
              "y": box["y"] + box["height"] * t, "id": finger}
             for finger, f in enumerate(columns)]
-        touch.send("Input.dispatchTouchEvent",
-                   {"type": kind, "touchPoints": points})
+        page.touch.send("Input.dispatchTouchEvent",
+                        {"type": kind, "touchPoints": points})
     pixels = np.array(page.evaluate(
         "window.cnnTutorial.digitPad.pixels()")).reshape(8, 8)
-    out = {"pixels": pixels, "errors": page.console_errors,
-           "scrolled": page.evaluate("window.scrollY") != scrolled}
-    context.close()
-    return out
+    return {"pixels": pixels, "errors": page.console_errors,
+            "scrolled": page.evaluate("window.scrollY") != scrolled}
 
 
-def test_drawing_with_a_finger(browser, server):
+def test_drawing_with_a_finger(phone_pad):
     """Touch input (a phone): a swipe on the pad draws instead of scrolling
     the page."""
-    swiped = _swipe_down(browser, server, [0.5])
+    swiped = _swipe_down(phone_pad, [0.5])
     assert swiped["pixels"][2:6, 3:5].sum() > 0
     assert not swiped["scrolled"]
     assert not swiped["errors"], swiped["errors"]
 
 
-def test_two_fingers_draw_two_strokes(browser, server):
+def test_two_fingers_draw_two_strokes(phone_pad):
     """Two fingers down at once, each drawing a vertical line: two
     strokes, and nothing between them."""
-    swiped = _swipe_down(browser, server, [0.2, 0.8])
+    swiped = _swipe_down(phone_pad, [0.2, 0.8])
     pixels = swiped["pixels"]
     assert pixels[2:6, 1].sum() > 0 and pixels[2:6, 6].sum() > 0
     assert pixels[:, 3:5].sum() == 0, pixels         # no line between
