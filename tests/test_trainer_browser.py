@@ -66,9 +66,10 @@ def test_steps_reproduce_pytorchs_training(trainer, digits):
 
 
 def test_fit_learns_the_digits_and_the_page_shows_it(trainer):
-    """fit from the initial weights learns: two epochs take the test
-    accuracy from chance to over 70 % and halve the training loss (the
-    page's seeded shuffle makes this the same run every time; the bench
+    """fit from the initial weights learns: after two epochs the test
+    accuracy is over 70 % (chance: 10 %) and the second epoch's training
+    loss is over a third below the first's (the page's seeded shuffle
+    makes this the same run every time: 74.7 %, 2.12 then 1.06; the bench
     times an epoch); the status line, the curves and the filters' caption
     follow; Reset goes back to the start."""
     page = trainer
