@@ -13,14 +13,17 @@ and the second prints those numbers in the table of contents.
 
     python scripts/make_pdf.py [--html _build/html] [--out FILE]
 
-What was printed (the PDF, and anything cut at the page's edge or refused
-off-site) is recorded in ``pdf-report.json`` beside the html folder, for
-the tests of a `make test` run to read instead of printing again.
+What was printed (the PDF, the digest of the pages it was printed from,
+and anything cut at the page's edge or refused off-site) is recorded in
+``pdf-report.json`` beside the html folder, for the tests of a `make test`
+run to read instead of printing again. ``--skip-without-browser`` prints
+nothing, and succeeds, where no Chromium is installed.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import http.server
 import json
 import logging
@@ -347,19 +350,34 @@ def print_book(html_dir: Path, out: Path) -> PrintedBook:
                        refused)
 
 
-def write_report(book: PrintedBook, path: Path) -> None:
-    """Record what :func:`print_book` printed (see :func:`read_report`)."""
+def pages_digest(html_dir: Path) -> str:
+    """sha256 of every built page (``*.html``) of ``html_dir``, by path."""
+    digest = hashlib.sha256()
+    for page in sorted(Path(html_dir).rglob("*.html")):
+        digest.update(str(page.relative_to(html_dir)).encode())
+        digest.update(page.read_bytes())
+    return digest.hexdigest()
+
+
+def write_report(book: PrintedBook, html_dir: Path, path: Path) -> None:
+    """Record what :func:`print_book` printed from ``html_dir`` (see
+    :func:`read_report`)."""
     path.write_text(json.dumps({"pdf": str(Path(book.path).resolve()),
+                                "pages_sha256": pages_digest(html_dir),
                                 "overflow": book.overflow,
                                 "refused": book.refused}, indent=1))
 
 
-def read_report(path: Path) -> PrintedBook:
-    """The book a print recorded in ``path``: its pages and chapters read
-    back from the PDF itself."""
+def read_report(path: Path, html_dir: Path) -> PrintedBook:
+    """The book a print of ``html_dir`` recorded in ``path``: its pages and
+    chapters read back from the PDF itself. A report of other pages (the
+    book was rebuilt since) is refused."""
     from pypdf import PdfReader
 
     report = json.loads(Path(path).read_text())
+    if report["pages_sha256"] != pages_digest(html_dir):
+        raise ValueError(f"{path} records a print of other pages than "
+                         f"{html_dir}'s: print the book again (make pdf)")
     pdf = Path(report["pdf"])
     return PrintedBook(pdf, len(PdfReader(pdf).pages), chapter_starts(pdf),
                        report["overflow"], report["refused"])
@@ -370,10 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, default=ROOT / "_build/html")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"default: <html>/{PDF_NAME}")
+    parser.add_argument("--skip-without-browser", action="store_true",
+                        help="print nothing, and succeed, without Chromium")
     args = parser.parse_args(argv)
+    if args.skip_without_browser and not any(map(shutil.which, BROWSERS)):
+        print("make pdf: no Chromium here, the PDF is not printed")
+        return 0
     out = args.out or args.html / PDF_NAME
     book = print_book(args.html, out)
-    write_report(book, args.html.resolve().parent / REPORT_NAME)
+    write_report(book, args.html, args.html.resolve().parent / REPORT_NAME)
     for title, start in book.chapters:
         print(f"  p. {start:>3}  {title}")
     for problem in book.overflow:

@@ -79,16 +79,18 @@ def squashed(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def book_pdf(built_book):
-    """The printed book: the one `make pdf` printed from the same build
-    (``BUILT_PDF_REPORT``, set by `make test`), else printed here, in a
-    thread of its own (the browser tests' Playwright session keeps an
+    """The printed book: the one `make test` printed from the same build
+    (its report in ``BUILT_PDF_REPORT``; refused if the pages changed
+    since), else, if that print failed and left no report, printed here,
+    in a thread of its own (the browser tests' Playwright session keeps an
     event loop running in this one, and Playwright's sync API refuses to
     start inside a running loop)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    if os.environ.get("BUILT_PDF_REPORT"):
-        book = make_pdf.read_report(Path(os.environ["BUILT_PDF_REPORT"]))
+    report = Path(os.environ.get("BUILT_PDF_REPORT", "/nonexistent"))
+    if report.is_file():
+        book = make_pdf.read_report(report, built_book)
         assert book.path.parent == built_book, (
             f"{book.path} was not printed from the book under test")
         return book
@@ -192,3 +194,18 @@ def test_the_intro_links_the_pdf(book_pdf, built_book):
     target = urljoin(f"file://{built_book}/{intro}.html", links[0])
     assert Path(target.removeprefix("file://")).resolve() == \
         book_pdf.path.resolve()
+
+
+def test_a_report_of_other_pages_is_refused(book_pdf, built_book, tmp_path):
+    """The report `make test` hands over names the pages it was printed
+    from: after a rebuild that changed a page it is not taken for the new
+    book's PDF."""
+    pages = tmp_path / "html"
+    (pages / "book").mkdir(parents=True)
+    (pages / "book/intro.html").write_text("<h1>Intro</h1>")
+    report = tmp_path / "report.json"
+    make_pdf.write_report(book_pdf, pages, report)
+    assert make_pdf.read_report(report, pages).chapters == book_pdf.chapters
+    (pages / "book/intro.html").write_text("<h1>Intro, rebuilt</h1>")
+    with pytest.raises(ValueError, match="other pages"):
+        make_pdf.read_report(report, pages)

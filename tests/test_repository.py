@@ -299,7 +299,7 @@ def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
     steps = workflow["jobs"]["build"]["steps"]
     runs = [step.get("run", "") for step in steps]
     pdf = next(i for i, run in enumerate(runs) if "make test" in run)
-    assert "pdf" in make_rule("test")[0].split()
+    assert "scripts/make_pdf.py" in make_rule("test")[1]
     pages = next(i for i, step in enumerate(steps)
                  if uses(step, "actions/upload-pages-artifact"))
     assert pdf < pages
@@ -316,9 +316,8 @@ def test_ci_builds_the_book_once_and_tests_that_build():
     """One workflow step builds the book and one runs the suite, after it in
     the same job (`make test` reuses the build), and the Pages artefact is
     uploaded after the tests: nothing is built twice, nothing untested is
-    deployed. The Makefile prints the PDF from that build (`make pdf`
-    builds the book first) and hands both to the tests as BUILT_BOOK and
-    BUILT_PDF_REPORT."""
+    deployed. The Makefile prints the PDF from that build and hands both
+    to the tests as BUILT_BOOK and BUILT_PDF_REPORT."""
     steps = {name: workflow_steps(load_workflow(name)) for name in WORKFLOWS}
 
     def running(pattern):
@@ -337,9 +336,26 @@ def test_ci_builds_the_book_once_and_tests_that_build():
                if uses(step, "actions/upload-pages-artifact")]
     assert deploys and min(deploys) > test
     needs, recipe = make_rule("test")
-    assert "pdf" in needs.split() and "book" in make_rule("pdf")[0].split()
+    assert "book" in needs.split()
+    assert recipe.index("scripts/make_pdf.py") < recipe.index("pytest")
     assert "BUILT_BOOK=$(CURDIR)/_build/html" in recipe
     assert "BUILT_PDF_REPORT=$(CURDIR)/_build/pdf-report.json" in recipe
+
+
+def test_make_test_prints_no_pdf_without_a_browser(tmp_path):
+    """Where no Chromium is installed, `make test`'s print succeeds without
+    printing or reporting anything (the browser tests then skip), so the
+    rest of the suite still runs."""
+    html = tmp_path / "_build" / "html"
+    html.mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/make_pdf.py"), "--html",
+         str(html), "--skip-without-browser"],
+        capture_output=True, text=True, env={"PATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "no Chromium here" in result.stdout
+    assert list(tmp_path.rglob("*.json")) == []
+    assert list(tmp_path.rglob("*.pdf")) == []
 
 
 def make_rule(target: str) -> tuple[str, str]:

@@ -71,6 +71,8 @@ def test_augmentation_gives_exactly_torchvisions_images(digits):
                 theirs = torch.cat([transform(c) for c in x.split(group)])
             assert torch.equal(ours, theirs), (x.shape, seed)
             assert not torch.equal(ours, x)
+    with pytest.raises(ValueError, match="float images"):
+        transforms.augmentation()(torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
 
 
 def test_crop_flip_is_a_padded_crop_with_optional_flip_per_image():

@@ -106,34 +106,38 @@ def affine_in_groups(x: torch.Tensor, draws: list[dict],
     ``v2.RandomAffine`` (its ``make_params``), with nearest-neighbour
     sampling and zeros outside, as ``v2.functional.affine`` does it for one
     group (torchvision's own inverse matrix and grid arithmetic, batched:
-    the same floats)."""
+    the same floats). ``x`` is a float batch, as the training splits are."""
     from torch.nn.functional import grid_sample
     from torchvision.transforms.v2.functional._geometry import (
         _get_inverse_affine_matrix,
     )
 
+    if not x.is_floating_point():
+        raise ValueError(f"expected float images, got {x.dtype}")
     n, _, h, w = x.shape
+    like = {"dtype": x.dtype, "device": x.device}
     theta = torch.tensor([
         _get_inverse_affine_matrix([0.0, 0.0], d["angle"],
                                    [float(t) for t in d["translate"]],
                                    d["scale"], list(d["shear"]))
-        for d in draws], dtype=x.dtype).reshape(-1, 2, 3)
-    base = torch.empty(1, h, w, 3, dtype=x.dtype)    # pixel centres, 1
-    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, w))
-    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, h)
-                       .unsqueeze_(-1))
+        for d in draws], **like).reshape(-1, 2, 3)
+    base = torch.empty(1, h, w, 3, **like)           # pixel centres, 1
+    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, w,
+                                      device=x.device))
+    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, h,
+                                      device=x.device).unsqueeze_(-1))
     base[..., 2].fill_(1)
-    scaled = theta.transpose(1, 2).div_(
-        torch.tensor([0.5 * w, 0.5 * h], dtype=x.dtype))
+    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h],
+                                                     **like))
     grids = (base.view(1, h * w, 3).expand(len(draws), -1, -1).bmm(scaled)
              .view(-1, h, w, 2).repeat_interleave(group, dim=0)[:n])
-    inside = torch.ones(n, 1, h, w, dtype=x.dtype)
+    inside = torch.ones(n, 1, h, w, **like)
     moved, inside = grid_sample(
         torch.cat((x, inside), 1), grids, mode="nearest",
         padding_mode="zeros", align_corners=False,
     ).tensor_split((-1,), dim=1)
     return torch.where(inside.expand_as(moved) < 0.5,
-                       torch.zeros((), dtype=x.dtype), moved)
+                       torch.zeros((), **like), moved)
 
 
 def crop_flip(padding: int = 4, seed: int = 0, mode: str = "constant",
