@@ -174,9 +174,15 @@ class PrintedBook:
     refused: list[str] = field(default_factory=list)   # requests off-site
 
 
+def find_browser() -> str | None:
+    """The system's Chromium (Debian's here, Chrome on GitHub's runners),
+    or None."""
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
 def browser_path() -> str:
-    """The system's Chromium (Debian's here, Chrome on GitHub's runners)."""
-    found = next(filter(None, map(shutil.which, BROWSERS)), None)
+    """:func:`find_browser`'s, or a stop saying how to install one."""
+    found = find_browser()
     if found is None:
         raise SystemExit("make pdf: no Chromium found; install it with "
                          "scripts/install_browser_deps.sh")
@@ -391,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-without-browser", action="store_true",
                         help="print nothing, and succeed, without Chromium")
     args = parser.parse_args(argv)
-    if args.skip_without_browser and not any(map(shutil.which, BROWSERS)):
+    if args.skip_without_browser and find_browser() is None:
         print("make pdf: no Chromium here, the PDF is not printed")
         return 0
     out = args.out or args.html / PDF_NAME

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import os
 import pickle
 import shutil
@@ -19,6 +20,20 @@ import torchvision.datasets.cifar
 from cnn_tutorial import data, lesson
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` imported as module ``name``."""
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module         # its dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+# `make pdf`'s script: its Chromium lookup and flags are the tests' too
+make_pdf = load_script("make_pdf")
 
 
 @pytest.fixture(scope="session")
@@ -160,14 +175,8 @@ TOC_FILES = [file for _, file in lesson.toc_pages(ROOT)]
 CHAPTER_FILES = [f for f in TOC_FILES if lesson.is_chapter(f)]
 SITE_PAGES = [f"{f}.html" for f in TOC_FILES]     # as the built site has them
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 AXE = ROOT / ".cache/axe/node_modules/axe-core/axe.min.js"
-
-
-def browser_path() -> str | None:
-    """The first Chromium-family browser on PATH (Debian's chromium here,
-    Google Chrome on GitHub's runners)."""
-    return next(filter(None, map(shutil.which, BROWSERS)), None)
+browser_path = make_pdf.find_browser
 
 
 def has_browser() -> str | None:
@@ -187,11 +196,7 @@ def browser_marks() -> list:
     return marks + ([pytest.mark.skip(reason=reason)] if reason else [])
 
 
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu",
-    "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+CHROMIUM_ARGS = make_pdf.CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")
@@ -250,17 +255,43 @@ def goto(page, url: str):
     return response
 
 
-def shared_page(browser, url: str, ready: str = "null"):
-    """For a module-scoped fixture (``yield from``): one desktop offline
-    page at ``url``, once the promise ``ready`` (a JavaScript expression)
-    has resolved, shared by tests that set every input they read; closed
-    after the module."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def shared_page(browser, url: str, ready: str = "null", **context):
+    """For a module-scoped fixture (``yield from``): one offline page at
+    ``url`` (desktop-sized unless ``context`` says otherwise), once the
+    promise ``ready`` (a JavaScript expression) has resolved, shared by
+    tests that set every input they read; closed after the module."""
+    context = browser.new_context(
+        **{"viewport": {"width": 1280, "height": 900}, **context})
     page = offline_page(context)
     goto(page, url)
     page.evaluate(ready)
     yield page
     context.close()
+
+
+def use_color_scheme(page, scheme: str) -> None:
+    """The reader's system switches to ``scheme`` ("light" or "dark"): the
+    open page's theme follows, and its colour transitions end (axe and
+    screenshots read the colours as they are)."""
+    page.emulate_media(color_scheme=scheme)
+    page.wait_for_function("s => document.documentElement.dataset.theme"
+                           " === s", arg=scheme)
+    page.evaluate("""Promise.all(document.getAnimations()
+        .filter(a => isFinite(a.effect.getComputedTiming().endTime))
+        .map(a => a.finished.catch(() => null)))""")
+
+
+def serious_violations(page, target: str = "document") -> list:
+    """axe-core's serious and critical findings in ``target`` (a JavaScript
+    expression or a CSS selector string) on the open page, loading axe
+    into it if needed: (rule, impact, the first five elements)."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        f"axe.run({target}, {{resultTypes: ['violations']}})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture

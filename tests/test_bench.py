@@ -1,16 +1,10 @@
 """scripts/bench.py on tiny settings: structure, budgets and exit code."""
-import importlib.util
 import json
-import sys
 
 import pytest
-from conftest import ROOT
+from conftest import load_script
 
-spec = importlib.util.spec_from_file_location("bench",
-                                              ROOT / "scripts/bench.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules["bench"] = bench            # dataclasses look their module up
-spec.loader.exec_module(bench)
+bench = load_script("bench")
 
 
 @pytest.mark.slow

@@ -4,12 +4,13 @@ offline, and passes an axe-core accessibility audit in light and dark
 mode; navigation, figures and phone-width tables work."""
 import pytest
 from conftest import (
-    AXE,
     CHAPTER_FILES,
     SITE_PAGES,
     TOC_FILES,
     browser_marks,
     goto,
+    serious_violations,
+    use_color_scheme,
 )
 
 pytestmark = browser_marks()
@@ -51,22 +52,10 @@ def serious_accessibility_violations(page, path: str) -> dict:
     if path == CONV_PAGE:                       # the multi-channel mode
         page.evaluate("window.cnnTutorial.convExplorer"
                       ".set({channels: 3, filters: 2})")
-    page.add_script_tag(path=str(AXE))
     serious = {}
     for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        page.wait_for_function("s => document.documentElement.dataset.theme"
-                               " === s", arg=scheme)
-        # the colours' transitions ended (axe reads the colours as they are)
-        page.evaluate("""Promise.all(document.getAnimations()
-            .filter(a => isFinite(a.effect.getComputedTiming().endTime))
-            .map(a => a.finished.catch(() => null)))""")
-        result = page.evaluate(
-            "axe.run(document, {resultTypes: ['violations']})")
-        serious[scheme] = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
+        use_color_scheme(page, scheme)
+        serious[scheme] = serious_violations(page)
     return serious
 
 

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 from conftest import (
-    AXE,
     ROOT,
     assert_static_figure_from_disk,
     browser_marks,
     edited_header,
     goto,
     offline_page,
+    serious_violations,
     shared_page,
+    use_color_scheme,
 )
 from PIL import Image
 
@@ -180,19 +181,12 @@ def test_the_top_rung_fits_a_phone_and_is_accessible(browser, server):
     radio.check()
     page.wait_for_function(f"{EXPLORER}.network().index === 1")
     explorer = page.locator(".cnn-cifar-explorer")
-    page.add_script_tag(path=str(AXE))
     for width, scheme in ((390, "dark"), (1280, "light")):
         page.set_viewport_size({"width": width, "height": 900})
-        page.emulate_media(color_scheme=scheme)
-        page.wait_for_function("s => document.documentElement.dataset.theme"
-                               " === s", arg=scheme)
+        use_color_scheme(page, scheme)
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         assert explorer.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
-        result = page.evaluate("axe.run('.cnn-cifar-explorer', "
-                               "{resultTypes: ['violations']})")
-        serious = [(v["id"], [n["target"] for n in v["nodes"]][:5])
-                   for v in result["violations"]
-                   if v["impact"] in ("serious", "critical")]
+        serious = serious_violations(page, "'.cnn-cifar-explorer'")
         assert not serious, (width, scheme, serious)
     assert not page.console_errors, page.console_errors
     context.close()

@@ -2,24 +2,16 @@
 reader holds it: every page of the table of contents in order, with its
 title and its computed numbers, solutions open, explorers as figures,
 maths typeset, nothing wider than the paper."""
-import importlib.util
 import re
-import sys
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from conftest import ROOT, TOC_FILES, browser_marks
+from conftest import TOC_FILES, browser_marks, make_pdf
 
 pytestmark = browser_marks()
-
-spec = importlib.util.spec_from_file_location(
-    "make_pdf", ROOT / "scripts" / "make_pdf.py")
-make_pdf = importlib.util.module_from_spec(spec)
-sys.modules["make_pdf"] = make_pdf         # its dataclass looks itself up
-spec.loader.exec_module(make_pdf)
 
 LETTER_WIDTH_PT = 612      # the wider of A4 (595) and US Letter (612)
 A4_HEIGHT_PT = 842

@@ -288,9 +288,9 @@ def test_book_workflow_caches_on_src_reports_failures_and_runs_weekly():
 
 def test_book_workflow_publishes_the_pdf_and_the_colab_notebooks():
     """The deployed site holds the PDF (`make test`, whose rule prints it
-    with `make pdf`, runs before the Pages upload), and every push to main
-    pushes the site's notebooks/ folder to the branch the Colab buttons
-    open (_config.yml's cnn_notebooks_branch)."""
+    with scripts/make_pdf.py, runs before the Pages upload), and every push
+    to main pushes the site's notebooks/ folder to the branch the Colab
+    buttons open (_config.yml's cnn_notebooks_branch)."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     branch = cfg["sphinx"]["config"]["cnn_notebooks_branch"]
     assert cfg["launch_buttons"]["colab_url"]

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import browser_marks, goto, offline_page, shared_page
+from conftest import (
+    browser_marks,
+    goto,
+    offline_page,
+    shared_page,
+    use_color_scheme,
+)
 
 from cnn_tutorial import activations, conv, data, models, widgets
 from cnn_tutorial.export import read_weights
@@ -293,14 +299,12 @@ def test_drawing_with_the_mouse_changes_the_prediction(pad_page):
 @pytest.fixture(scope="module")
 def phone_pad(browser, server):
     """The pad's page on a phone (touch), shared by the touch tests."""
-    context = browser.new_context(viewport={"width": 390, "height": 800},
-                                  has_touch=True, is_mobile=True)
-    page = offline_page(context)
-    open_page(page, server, PAD_PAGE)
-    page.evaluate("window.cnnTutorial.digitPad.ready")
-    page.touch = context.new_cdp_session(page)
-    yield page
-    context.close()
+    for page in shared_page(browser, f"{server}/{PAD_PAGE}",
+                            "window.cnnTutorial.digitPad.ready",
+                            viewport={"width": 390, "height": 800},
+                            has_touch=True, is_mobile=True):
+        page.touch = page.context.new_cdp_session(page)
+        yield page
 
 
 def _swipe_down(page, columns) -> dict:
@@ -369,9 +373,7 @@ def test_widgets_fit_phone_width_and_both_modes(browser, server, path):
     open_page(page, server, path)
     for width, scheme in ((390, "dark"), (1280, "light")):
         page.set_viewport_size({"width": width, "height": 900})
-        page.emulate_media(color_scheme=scheme)
-        page.wait_for_function("s => document.documentElement.dataset.theme"
-                               " === s", arg=scheme)
+        use_color_scheme(page, scheme)
         widget = page.locator(".cnn-widget").first
         widget.scroll_into_view_if_needed()
         page.evaluate("window.cnnTutorial.digitPad"
